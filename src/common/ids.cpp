@@ -1,1 +1,124 @@
-// placeholder: implemented by its owner
+#include "rivetkit/ids.hpp"
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <stdexcept>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+namespace rivetkit {
+
+namespace {
+
+constexpr std::string_view hex_digits = "0123456789abcdef";
+
+// RAND_bytes rather than a seeded std::mt19937_64: the Mersenne Twister's output reveals its
+// state, so ids that double as secrets (connection tokens) would become predictable. OpenSSL's
+// DRBG is thread-safe, reseeds itself and survives fork(), and libcrypto is already linked.
+void fill_random(unsigned char* out, std::size_t n) {
+    while (n > 0) {
+        const int chunk = static_cast<int>(std::min<std::size_t>(n, std::numeric_limits<int>::max()));
+        if (RAND_bytes(out, chunk) != 1) throw std::runtime_error("rivetkit: RAND_bytes failed");
+        out += chunk;
+        n -= static_cast<std::size_t>(chunk);
+    }
+}
+
+void append_hex(std::string& out, unsigned char byte) {
+    out += hex_digits[byte >> 4];
+    out += hex_digits[byte & 0x0f];
+}
+
+// Appends `s` as a JSON string literal exactly as ECMAScript JSON.stringify (QuoteJSONString)
+// writes it: the two-character escapes for " \ \b \f \n \r \t, \u00xx (lowercase hex) for the
+// other control characters, everything else - including DEL and non-ASCII - unchanged.
+// (JS also escapes lone surrogates, which well-formed UTF-8 cannot contain.)
+void append_js_json_string(std::string& out, std::string_view s) {
+    out += '"';
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    append_hex(out, c);
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    out += '"';
+}
+
+}  // namespace
+
+std::string random_uuid() {
+    std::array<unsigned char, 16> b{};
+    fill_random(b.data(), b.size());
+    b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
+    b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // variant 10xx (RFC 4122)
+
+    std::string out;
+    out.reserve(36);
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+        append_hex(out, b[i]);
+    }
+    return out;
+}
+
+std::string random_alphanumeric(std::size_t n) {
+    static constexpr std::string_view alphabet =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    // Bytes >= 248 are rejected: 248 = 4 * 62, so the accepted bytes map evenly onto the alphabet.
+    static constexpr unsigned limit = 256 - 256 % alphabet.size();
+
+    std::string out;
+    out.reserve(n);
+    std::array<unsigned char, 64> pool{};
+    while (out.size() < n) {
+        // About 3% of bytes are rejected; ask for a little more than is missing.
+        const std::size_t want = std::min(pool.size(), (n - out.size()) + (n - out.size()) / 16 + 1);
+        fill_random(pool.data(), want);
+        for (std::size_t i = 0; i < want && out.size() < n; ++i) {
+            if (pool[i] < limit) out += alphabet[pool[i] % alphabet.size()];
+        }
+    }
+    return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+        throw std::runtime_error("rivetkit: SHA-256 failed");
+    }
+    std::string out;
+    out.reserve(length * 2);
+    for (unsigned int i = 0; i < length; ++i) append_hex(out, digest[i]);
+    return out;
+}
+
+std::string file_system_actor_id(std::string_view name, const actor_key& key) {
+    // JSON.stringify([name, key]) has no whitespace: ["name",["a","b"]] and ["name",[]].
+    std::string json = "[";
+    append_js_json_string(json, name);
+    json += ",[";
+    for (std::size_t i = 0; i < key.size(); ++i) {
+        if (i != 0) json += ',';
+        append_js_json_string(json, key[i]);
+    }
+    json += "]]";
+    return sha256_hex(json).substr(0, 16);
+}
+
+}  // namespace rivetkit

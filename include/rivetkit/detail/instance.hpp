@@ -1,0 +1,271 @@
+#pragma once
+// The runtime's actor instance. Not part of the public API: typed contexts (rivetkit/context.hpp)
+// and the transports call it. Every member function must run on the instance's strand unless
+// documented otherwise.
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/strand.hpp>
+
+#include "rivetkit/clock.hpp"
+#include "rivetkit/detail/oneshot.hpp"
+#include "rivetkit/driver.hpp"
+#include "rivetkit/http.hpp"
+#include "rivetkit/key.hpp"
+#include "rivetkit/log.hpp"
+#include "rivetkit/options.hpp"
+#include "rivetkit/task.hpp"
+#include "rivetkit/value.hpp"
+
+namespace rivetkit {
+
+class client;
+class registry_core;
+
+enum class stop_mode { sleep, destroy };
+
+/// Raised at the very start of an actor's stop; long-running work should watch it.
+class abort_signal {
+public:
+    [[nodiscard]] bool aborted() const noexcept { return aborted_.load(std::memory_order_acquire); }
+    /// Calls `fn` when the signal is raised (at once if it already was). Runs on the actor strand.
+    void on_abort(std::function<void()> fn);
+
+private:
+    friend class actor_instance;
+    void raise();
+    std::atomic<bool> aborted_{false};
+    std::vector<std::function<void()>> callbacks_;
+};
+
+namespace detail {
+
+struct definition_base;
+struct action_entry;
+class behavior;
+
+/// An event as it leaves the actor; transports cache their encodings of it.
+struct event_message {
+    std::string name;
+    array args;
+};
+
+/// How a connection reaches its peer. Implemented by the in-process client and the network layer.
+class conn_transport {
+public:
+    virtual ~conn_transport() = default;
+    /// Delivers an event to the peer (called on the actor strand).
+    virtual void send_event(const std::shared_ptr<const event_message>& event) = 0;
+    /// The server ends the connection (disconnect, actor stopping). Called once, on the strand.
+    virtual void close(std::string_view reason) = 0;
+};
+
+enum class conn_kind : std::uint8_t {
+    transient,  // one HTTP action or raw request
+    rivet,      // a RivetKit-protocol WebSocket or in-process connection
+    raw_websocket,
+};
+
+class connection {
+public:
+    std::string id;
+    conn_kind kind = conn_kind::rivet;
+    value params;                       // as sent by the client
+    std::shared_ptr<void> typed_params; // ConnParams, converted once
+    std::shared_ptr<void> state;        // ConnState, when the actor has one
+    std::set<std::string, std::less<>> subscriptions;
+    std::shared_ptr<conn_transport> transport;
+    const http_request* request = nullptr;  // only during prepare/connect hooks
+    bool connected = false;
+    bool disconnected = false;
+};
+
+}  // namespace detail
+
+class actor_instance : public std::enable_shared_from_this<actor_instance> {
+public:
+    using strand_type = asio::strand<asio::any_io_executor>;
+
+    struct init {
+        std::string actor_id;
+        std::string name;
+        actor_key key;
+        std::string region;
+        std::shared_ptr<const detail::definition_base> definition;
+        actor_driver* driver = nullptr;
+        std::shared_ptr<rivetkit::clock> clock;
+        asio::any_io_executor executor;
+        registry_core* registry = nullptr;
+        durability durability_mode = durability::durable;
+    };
+
+    explicit actor_instance(init in);
+    ~actor_instance();
+    actor_instance(const actor_instance&) = delete;
+    actor_instance& operator=(const actor_instance&) = delete;
+
+    // ---- identity (any thread) ----
+    [[nodiscard]] const std::string& actor_id() const noexcept { return id_; }
+    [[nodiscard]] const std::string& name() const noexcept { return name_; }
+    [[nodiscard]] const actor_key& key() const noexcept { return key_; }
+    [[nodiscard]] const std::string& region() const noexcept { return region_; }
+    [[nodiscard]] const logger& log() const noexcept { return log_; }
+    [[nodiscard]] const strand_type& strand() const noexcept { return strand_; }
+    [[nodiscard]] rivetkit::clock& clock() const noexcept { return *clock_; }
+    [[nodiscard]] const actor_options& options() const noexcept;
+
+    // ---- lifecycle (called by the host) ----
+    /// Creates (first start) or wakes the actor from its persisted data.
+    task<void> start();
+    /// Stops the actor: abort signal, on_sleep/on_destroy, disconnects, wait_until, final save.
+    task<void> stop(stop_mode mode);
+    /// Runs every scheduled event that is due, in timestamp order, then re-arms the alarm.
+    task<void> on_alarm();
+    [[nodiscard]] bool ready() const noexcept { return ready_; }
+    [[nodiscard]] bool stopping() const noexcept { return stop_called_; }
+
+    // ---- connections (called by transports) ----
+    /// on_before_connect, conn params conversion and conn state creation.
+    task<std::shared_ptr<detail::connection>> prepare_connection(
+        detail::conn_kind kind, value params, std::shared_ptr<detail::conn_transport> transport,
+        const http_request* request);
+    /// Adds the connection and fires on_connect.
+    void connect(const std::shared_ptr<detail::connection>& conn);
+    /// Removes the connection, closes its transport with `reason`, fires on_disconnect.
+    void disconnect(const std::shared_ptr<detail::connection>& conn, std::string_view reason = {});
+    /// Runs an action for `conn` with the action timeout and on_before_action_response. The
+    /// result is returned only after the state change it made is committed (output gate).
+    task<value> execute_action(std::shared_ptr<detail::connection> conn, std::string name, array args);
+    /// Runs on_request for a raw HTTP request.
+    task<http_response> handle_request(std::shared_ptr<detail::connection> conn, http_request request);
+    void set_subscription(detail::connection& conn, std::string event, bool subscribe);
+    /// Requests that hold the actor awake (HTTP requests in flight).
+    void begin_request();
+    void end_request();
+    [[nodiscard]] std::size_t connection_count() const noexcept { return conns_.size(); }
+    [[nodiscard]] const std::map<std::string, std::shared_ptr<detail::connection>>& connections() const noexcept {
+        return conns_;
+    }
+
+    // ---- context API (called from user code on the strand) ----
+    void broadcast(std::string_view event, array args);
+    void send_to(detail::connection& conn, std::string_view event, array args);
+    /// Mutable state access: remembers to look for a change at the end of this turn.
+    void touch_state();
+    void schedule_at(std::int64_t timestamp_ms, std::string action, array args);
+    /// Starts a save now (immediate) or at the next throttled save, and completes when it is
+    /// committed.
+    task<void> save_state(bool immediate);
+    void request_sleep();
+    void request_destroy();
+    void wait_until(task<void> work);
+    void run_in_background(task<void> work);
+    [[nodiscard]] rivetkit::abort_signal& abort_signal() noexcept { return abort_; }
+    [[nodiscard]] rivetkit::client& client();
+    [[nodiscard]] const value& input() const noexcept { return input_; }
+    [[nodiscard]] detail::behavior& behavior() noexcept { return *behavior_; }
+    [[nodiscard]] value driver_context() const;
+    [[nodiscard]] bool in_on_state_change() const noexcept { return in_state_change_hook_; }
+
+    /// The number of events waiting in the schedule (for tests and the inspector).
+    [[nodiscard]] std::size_t scheduled_event_count() const noexcept { return schedule_.size(); }
+
+private:
+    struct scheduled_event {
+        std::string event_id;
+        std::int64_t timestamp = 0;
+        std::string action;
+        bytes args_cbor;  // a CBOR array
+    };
+    struct outgoing {
+        std::weak_ptr<detail::connection> target;
+        std::shared_ptr<const detail::event_message> event;
+    };
+
+    task<void> load_or_create();
+    bytes encode_persisted() const;
+    std::vector<kv_entry> persist_entries() const;
+    void decode_persisted(const bytes& blob);
+    void diff_state(bool notify);
+    void schedule_checkpoint();
+    void checkpoint();
+    /// Persists what changed (if anything) and releases held events in order once committed.
+    std::shared_ptr<detail::oneshot<void>> commit_changes();
+    void release_outbox(std::deque<outgoing> batch);
+    void deliver(outgoing& o);
+    void arm_throttled_save();
+    task<void> write_persisted();
+    task<void> rearm_alarm();
+    void reset_sleep_timer();
+    [[nodiscard]] bool can_sleep() const;
+    std::shared_ptr<detail::oneshot<void>> start_with_deadline(task<void> work, milliseconds timeout, std::string name);
+    std::shared_ptr<detail::oneshot<value>> start_async_action(const detail::action_entry& entry,
+                                                               std::shared_ptr<detail::connection> c, array args);
+    std::shared_ptr<detail::oneshot<void>> wait_for_background(milliseconds timeout);
+    task<void> run_hook_with_timeout(task<void> hook, milliseconds timeout, std::string_view hook_name);
+    void fire_on_connect(const std::shared_ptr<detail::connection>& conn);
+    void fire_on_disconnect(const std::shared_ptr<detail::connection>& conn);
+    void spawn_logged(task<void> work, std::string_view what);
+
+    std::string id_;
+    std::string name_;
+    actor_key key_;
+    std::string region_;
+    std::shared_ptr<const detail::definition_base> def_;
+    actor_driver* driver_;
+    std::shared_ptr<rivetkit::clock> clock_;
+    strand_type strand_;
+    registry_core* registry_;
+    durability durability_;
+    logger log_;
+    std::unique_ptr<detail::behavior> behavior_;
+
+    // persisted
+    value input_;
+    bool has_initialized_ = false;
+    std::deque<scheduled_event> schedule_;
+
+    // change tracking
+    bytes state_snapshot_;      // CBOR of the state as last seen
+    bool state_touched_ = false;
+    bool persist_dirty_ = false;  // state or schedule differs from what was last written
+    bool checkpoint_posted_ = false;
+    bool in_state_change_hook_ = false;
+
+    // output gate
+    std::deque<outgoing> outbox_;
+    std::shared_ptr<detail::oneshot<void>> last_commit_;  // the newest write in flight
+    std::uint64_t writes_in_flight_ = 0;
+    std::shared_ptr<timer> save_timer_;
+    std::int64_t last_save_ms_ = 0;
+    std::vector<std::shared_ptr<detail::oneshot<void>>> save_waiters_;
+
+    // lifecycle
+    bool ready_ = false;
+    bool stop_called_ = false;
+    bool sleep_requested_ = false;
+    bool destroy_requested_ = false;
+    std::map<std::string, std::shared_ptr<detail::connection>> conns_;
+    std::size_t requests_in_flight_ = 0;
+    std::size_t background_tasks_ = 0;
+    std::vector<std::shared_ptr<detail::oneshot<void>>> wait_until_;
+    std::shared_ptr<timer> sleep_timer_;
+    std::optional<std::int64_t> armed_alarm_;
+    bool alarm_known_ = false;  // whether armed_alarm_ reflects what the driver holds
+    rivetkit::abort_signal abort_;
+    std::shared_ptr<rivetkit::client> client_;
+};
+
+}  // namespace rivetkit

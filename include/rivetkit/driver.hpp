@@ -1,0 +1,124 @@
+#pragma once
+// The two driver interfaces. A driver hosts actors (ActorDriver: storage, alarms, sleep,
+// destroy) and answers "which actor is this / create it" (ManagerDriver). The memory and
+// file-system drivers implement both on top of rivetkit::local_host; the engine driver talks to
+// a Rivet Engine.
+//
+// All methods returning task<> may be awaited from any executor; implementations must not block
+// the calling thread on I/O.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <asio/any_io_executor.hpp>
+
+#include "rivetkit/clock.hpp"
+#include "rivetkit/key.hpp"
+#include "rivetkit/task.hpp"
+#include "rivetkit/value.hpp"
+
+namespace rivetkit {
+
+class actor_instance;
+class registry_core;
+
+/// What the manager knows of an actor. Timestamps are milliseconds since the Unix epoch.
+struct actor_record {
+    std::string actor_id;
+    std::string name;
+    actor_key key;
+    std::int64_t create_ts = 0;
+    std::optional<std::int64_t> start_ts;
+    std::optional<std::int64_t> connectable_ts;
+    std::optional<std::int64_t> sleep_ts;
+    std::optional<std::int64_t> destroy_ts;
+    /// Bumped every time the actor is created anew under the same id (after a destroy).
+    std::uint64_t generation = 0;
+};
+
+struct create_request {
+    std::string name;
+    actor_key key;
+    value input;             // undefined when none was given
+    std::string region;      // empty: the driver's default
+};
+
+using kv_entry = std::pair<bytes, bytes>;
+
+/// Hosts actor instances. Called by an instance, on its strand.
+class actor_driver {
+public:
+    virtual ~actor_driver() = default;
+
+    /// Values for `keys`, in order; nullopt where a key is absent.
+    virtual task<std::vector<std::optional<bytes>>> kv_get(std::string actor_id, std::vector<bytes> keys) = 0;
+    /// Upserts all entries atomically. Completion means durable per the driver's durability mode.
+    virtual task<void> kv_put(std::string actor_id, std::vector<kv_entry> entries) = 0;
+    virtual task<void> kv_delete(std::string actor_id, std::vector<bytes> keys) = 0;
+    /// Every entry whose key starts with `prefix`, in key order.
+    virtual task<std::vector<kv_entry>> kv_list_prefix(std::string actor_id, bytes prefix) = 0;
+
+    /// Ensures the actor's on_alarm runs at or after `timestamp_ms`, waking it if asleep. A later
+    /// call replaces the earlier alarm; nullopt clears it.
+    virtual task<void> set_alarm(std::string actor_id, std::optional<std::int64_t> timestamp_ms) = 0;
+
+    /// Whether actors on this driver can sleep (be stopped while idle and woken on demand).
+    [[nodiscard]] virtual bool supports_sleep() const noexcept = 0;
+    /// Begins putting the actor to sleep; the driver stops the instance and keeps its data.
+    virtual void start_sleep(const std::string& actor_id) = 0;
+    /// Begins destroying the actor; the driver stops the instance and deletes its data.
+    virtual void start_destroy(const std::string& actor_id) = 0;
+
+    /// The opaque value handed to `create_vars` as its second argument.
+    [[nodiscard]] virtual value driver_context(const std::string& /*actor_id*/) { return object{}; }
+};
+
+/// Finds, creates and wakes actors.
+class manager_driver {
+public:
+    virtual ~manager_driver() = default;
+
+    virtual task<std::optional<actor_record>> get_for_id(std::string actor_id) = 0;
+    virtual task<std::optional<actor_record>> get_with_key(std::string name, actor_key key) = 0;
+    /// Returns the existing actor or creates it; never fails because it exists.
+    virtual task<actor_record> get_or_create_with_key(create_request request) = 0;
+    /// Creates the actor; throws actor/duplicate_key when one exists under that name and key.
+    virtual task<actor_record> create_actor(create_request request) = 0;
+    /// Every actor of `name`, newest first.
+    virtual task<std::vector<actor_record>> list_actors(std::string name) = 0;
+    /// Destroys the actor (waking it first so on_destroy runs). Throws actor/not_found.
+    virtual task<void> destroy_actor(std::string actor_id) = 0;
+    /// The running instance of the actor, starting or waking it as needed. Throws
+    /// actor/not_found when it does not exist and actor/stopping while it is being stopped.
+    virtual task<std::shared_ptr<actor_instance>> load_actor(std::string actor_id) = 0;
+
+    /// Stops every running actor as for sleep (state saved); used on registry shutdown.
+    virtual task<void> shutdown() = 0;
+    /// "Memory", "File System", ... for banners and /metadata.
+    [[nodiscard]] virtual std::string display_name() const = 0;
+};
+
+/// What a driver is built from when a registry starts.
+struct driver_env {
+    asio::any_io_executor executor;
+    std::shared_ptr<rivetkit::clock> clock;
+    registry_core* registry = nullptr;
+};
+
+struct driver_pair {
+    std::shared_ptr<manager_driver> manager;
+    std::shared_ptr<actor_driver> actor;
+};
+
+/// How a registry makes its driver.
+struct driver_factory {
+    std::string name;  // "memory", "file-system", "engine"
+    std::function<driver_pair(const driver_env&)> make;
+};
+
+}  // namespace rivetkit

@@ -1,0 +1,409 @@
+#include "client/inprocess_transport.hpp"
+
+#include <map>
+
+#include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "rivetkit/detail/instance.hpp"
+#include "rivetkit/error.hpp"
+
+namespace rivetkit::detail {
+
+void rethrow_masked(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const blocking_call_error&) {
+        throw;
+    } catch (...) {
+        auto shown = to_client_error(std::current_exception());
+        throw error(shown.group, shown.code, shown.message, shown.metadata, true);
+    }
+}
+
+namespace {
+
+task<std::string> resolve_id(registry_core& core, actor_query q) {
+    auto& m = core.manager();
+    switch (q.how) {
+        case actor_query::kind::get: {
+            auto r = co_await m.get_with_key(q.name, q.key);
+            if (!r) throw errors::actor_not_found(fmt::format("{} with key {}", q.name, serialize_key(q.key)));
+            co_return r->actor_id;
+        }
+        case actor_query::kind::get_or_create: {
+            create_request req{q.name, q.key, q.input, q.region};  // named: GCC 12 miscompiles braced temporaries in co_await
+            auto r = co_await m.get_or_create_with_key(std::move(req));
+            co_return r.actor_id;
+        }
+        case actor_query::kind::create: {
+            create_request req{q.name, q.key, q.input, q.region};
+            auto r = co_await m.create_actor(std::move(req));
+            co_return r.actor_id;
+        }
+        case actor_query::kind::get_for_id: {
+            auto r = co_await m.get_for_id(q.actor_id);
+            if (!r || r->name != q.name) throw errors::actor_not_found(q.actor_id);
+            co_return r->actor_id;
+        }
+    }
+    throw errors::internal("unknown actor query");
+}
+
+/// A one-off action: a transient connection around one call, as the reference does for HTTP.
+task<value> transient_action(std::shared_ptr<actor_instance> inst, value params, std::string name, array args) {
+    inst->begin_request();
+    std::exception_ptr err;
+    value out;
+    try {
+        auto c = co_await inst->prepare_connection(conn_kind::transient, std::move(params), nullptr, nullptr);
+        inst->connect(c);
+        try {
+            out = co_await inst->execute_action(c, std::move(name), std::move(args));
+        } catch (...) {
+            err = std::current_exception();
+        }
+        inst->disconnect(c);
+    } catch (...) {
+        err = std::current_exception();
+    }
+    inst->end_request();
+    if (err) std::rethrow_exception(err);
+    co_return out;
+}
+
+task<http_response> transient_request(std::shared_ptr<actor_instance> inst, value params, http_request req) {
+    inst->begin_request();
+    std::exception_ptr err;
+    http_response out;
+    try {
+        auto c = co_await inst->prepare_connection(conn_kind::transient, std::move(params), nullptr, &req);
+        inst->connect(c);
+        try {
+            out = co_await inst->handle_request(c, std::move(req));
+        } catch (...) {
+            err = std::current_exception();
+        }
+        inst->disconnect(c);
+    } catch (...) {
+        err = std::current_exception();
+    }
+    inst->end_request();
+    if (err) std::rethrow_exception(err);
+    co_return out;
+}
+
+// ---- connections ----
+
+class inprocess_connection;
+
+/// The server side of an in-process connection: forwards events and closes to the client side.
+class server_side final : public conn_transport {
+public:
+    explicit server_side(std::weak_ptr<inprocess_connection> c) : client_(std::move(c)) {}
+    void send_event(const std::shared_ptr<const event_message>& event) override;
+    void close(std::string_view reason) override;
+
+private:
+    std::weak_ptr<inprocess_connection> client_;
+};
+
+/// Opens the server side of a connection (on the actor's strand) and subscribes it.
+task<std::shared_ptr<connection>> open_server_conn(std::shared_ptr<actor_instance> inst, value params,
+                                                   std::shared_ptr<conn_transport> side,
+                                                   std::vector<std::string> events) {
+    auto c = co_await inst->prepare_connection(conn_kind::rivet, std::move(params), std::move(side), nullptr);
+    inst->connect(c);
+    for (auto& e : events) inst->set_subscription(*c, e, true);
+    co_return c;
+}
+
+class inprocess_connection final : public client_connection,
+                                   public std::enable_shared_from_this<inprocess_connection> {
+public:
+    inprocess_connection(registry_core& core, actor_query q, value params)
+        : core_(&core), strand_(asio::make_strand(core.executor())), query_(std::move(q)), params_(std::move(params)),
+          connected_(oneshot<void>::make()) {}
+
+    void start() { asio::co_spawn(strand_, run_connect(), [](std::exception_ptr) {}); }
+
+    std::uint64_t add_listener(std::string event, std::function<void(const array&)> fn, bool once) override {
+        bool first = false;
+        std::uint64_t id;
+        {
+            std::lock_guard lock(mutex_);
+            id = ++next_listener_;
+            first = std::none_of(listeners_.begin(), listeners_.end(), [&](const auto& l) { return l.second.event == event; });
+            listeners_.emplace(id, listener{event, std::move(fn), once});
+        }
+        if (first) update_subscription(std::move(event), true);
+        return id;
+    }
+
+    void remove_listener(std::uint64_t id) override {
+        std::string event;
+        bool last = false;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = listeners_.find(id);
+            if (it == listeners_.end()) return;
+            event = it->second.event;
+            listeners_.erase(it);
+            last = std::none_of(listeners_.begin(), listeners_.end(), [&](const auto& l) { return l.second.event == event; });
+        }
+        if (last) update_subscription(std::move(event), false);
+    }
+
+    void add_error_listener(std::function<void(const client_error&)> fn) override {
+        std::lock_guard lock(mutex_);
+        error_listeners_.push_back(std::move(fn));
+    }
+    void add_status_listener(std::function<void(connection_status)> fn) override {
+        std::lock_guard lock(mutex_);
+        status_listeners_.push_back(std::move(fn));
+    }
+
+    task<value> action(std::string name, array args) override {
+        // Runs on the connection's strand, so events the action broadcast (posted to the same
+        // strand before the reply) are delivered before the call returns.
+        co_return co_await asio::co_spawn(strand_, action_impl(std::move(name), std::move(args)), asio::use_awaitable);
+    }
+
+    void dispose() override {
+        asio::post(strand_, [self = shared_from_this()] {
+            if (self->status_ == connection_status::disposed) return;
+            self->set_status(connection_status::disposed);
+            self->connected_->set_exception(std::make_exception_ptr(
+                error("client", "disposed", "The connection was disposed", {}, true)));
+            if (self->inst_ && self->server_conn_) {
+                asio::post(self->inst_->strand(), [inst = self->inst_, c = self->server_conn_] { inst->disconnect(c); });
+            }
+            self->inst_.reset();
+            self->server_conn_.reset();
+        });
+    }
+
+    connection_status status() const override {
+        std::lock_guard lock(mutex_);
+        return status_;
+    }
+    std::string connection_id() const override {
+        std::lock_guard lock(mutex_);
+        return conn_id_;
+    }
+    task<void> wait_connected() override {
+        auto c = co_await asio::co_spawn(strand_, current_attempt(), asio::use_awaitable);
+        co_await c->wait();
+    }
+
+    // From the server side (posted onto our strand).
+    void on_event(const std::shared_ptr<const event_message>& event) {
+        std::vector<std::function<void(const array&)>> targets;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto it = listeners_.begin(); it != listeners_.end();) {
+                if (it->second.event == event->name) {
+                    targets.push_back(it->second.fn);
+                    if (it->second.once) {
+                        it = listeners_.erase(it);
+                        continue;
+                    }
+                }
+                ++it;
+            }
+        }
+        for (auto& fn : targets) {
+            try {
+                fn(event->args);
+            } catch (const std::exception& e) {
+                core_->log().error("event listener threw", {{"event", event->name}, {"error", e.what()}});
+            }
+        }
+    }
+
+    void on_closed(std::string reason) {
+        if (status_ == connection_status::disposed) return;
+        server_conn_.reset();
+        inst_.reset();
+        set_status(connection_status::disconnected);
+        core_->log().debug("connection closed by the actor; reconnecting", {{"reason", reason}});
+        connected_ = oneshot<void>::make();
+        asio::co_spawn(strand_, run_connect(), [](std::exception_ptr) {});
+    }
+
+    const asio::strand<asio::any_io_executor>& strand() const { return strand_; }
+
+private:
+    struct listener {
+        std::string event;
+        std::function<void(const array&)> fn;
+        bool once = false;
+    };
+
+    task<std::shared_ptr<oneshot<void>>> current_attempt() { co_return connected_; }
+
+    void set_status(connection_status s) {
+        std::vector<std::function<void(connection_status)>> cbs;
+        {
+            std::lock_guard lock(mutex_);
+            status_ = s;
+            cbs = status_listeners_;
+        }
+        for (auto& cb : cbs) {
+            try {
+                cb(s);
+            } catch (...) {
+            }
+        }
+    }
+
+    task<void> run_connect() {
+        auto attempt = connected_;
+        set_status(connection_status::connecting);
+        try {
+            auto id = co_await resolve_id(*core_, query_);
+            auto inst = co_await core_->manager().load_actor(id);
+            std::vector<std::string> events;
+            {
+                std::lock_guard lock(mutex_);
+                for (const auto& [lid, l] : listeners_) {
+                    if (std::find(events.begin(), events.end(), l.event) == events.end()) events.push_back(l.event);
+                }
+            }
+            auto side = std::make_shared<server_side>(weak_from_this());
+            auto opening = open_server_conn(inst, params_, side, std::move(events));
+            auto c = co_await asio::co_spawn(inst->strand(), std::move(opening), asio::use_awaitable);
+            if (status_ == connection_status::disposed) {
+                asio::post(inst->strand(), [inst, c] { inst->disconnect(c); });
+                co_return;
+            }
+            inst_ = inst;
+            server_conn_ = c;
+            {
+                std::lock_guard lock(mutex_);
+                conn_id_ = c->id;
+            }
+            set_status(connection_status::connected);
+            attempt->set_value();
+        } catch (...) {
+            auto shown = to_client_error(std::current_exception());
+            std::vector<std::function<void(const client_error&)>> cbs;
+            {
+                std::lock_guard lock(mutex_);
+                cbs = error_listeners_;
+            }
+            for (auto& cb : cbs) {
+                try {
+                    cb(shown);
+                } catch (...) {
+                }
+            }
+            if (status_ != connection_status::disposed) set_status(connection_status::disconnected);
+            attempt->set_exception(std::make_exception_ptr(error(shown.group, shown.code, shown.message, shown.metadata)));
+        }
+    }
+
+    task<value> action_impl(std::string name, array args) {
+        co_await connected_->wait();
+        auto inst = inst_;
+        auto c = server_conn_;
+        if (!inst || !c) throw error("client", "not_connected", "The connection is not open", {}, true);
+        try {
+            co_return co_await asio::co_spawn(inst->strand(), inst->execute_action(c, std::move(name), std::move(args)),
+                                              asio::use_awaitable);
+        } catch (...) {
+            rethrow_masked(std::current_exception());
+        }
+    }
+
+    void update_subscription(std::string event, bool subscribe) {
+        asio::post(strand_, [self = shared_from_this(), event = std::move(event), subscribe] {
+            if (!self->inst_ || !self->server_conn_) return;  // sent on (re)connect
+            asio::post(self->inst_->strand(), [inst = self->inst_, c = self->server_conn_, event, subscribe] {
+                inst->set_subscription(*c, event, subscribe);
+            });
+        });
+    }
+
+    registry_core* core_;
+    asio::strand<asio::any_io_executor> strand_;
+    actor_query query_;
+    value params_;
+    mutable std::mutex mutex_;
+    std::map<std::uint64_t, listener> listeners_;
+    std::uint64_t next_listener_ = 0;
+    std::vector<std::function<void(const client_error&)>> error_listeners_;
+    std::vector<std::function<void(connection_status)>> status_listeners_;
+    connection_status status_ = connection_status::connecting;
+    std::string conn_id_;
+    // strand-only
+    std::shared_ptr<oneshot<void>> connected_;
+    std::shared_ptr<actor_instance> inst_;
+    std::shared_ptr<connection> server_conn_;
+};
+
+void server_side::send_event(const std::shared_ptr<const event_message>& event) {
+    if (auto c = client_.lock()) asio::post(c->strand(), [c, event] { c->on_event(event); });
+}
+
+void server_side::close(std::string_view reason) {
+    if (auto c = client_.lock()) asio::post(c->strand(), [c, r = std::string(reason)] { c->on_closed(r); });
+}
+
+}  // namespace
+
+task<std::string> inprocess_transport::resolve(actor_query query) {
+    try {
+        co_return co_await resolve_id(*core_, std::move(query));
+    } catch (...) {
+        rethrow_masked(std::current_exception());
+    }
+}
+
+task<value> inprocess_transport::action(actor_query query, value params, std::string name, array args) {
+    try {
+        auto id = co_await resolve_id(*core_, std::move(query));
+        auto inst = co_await core_->manager().load_actor(id);
+        co_return co_await asio::co_spawn(inst->strand(),
+                                          transient_action(inst, std::move(params), std::move(name), std::move(args)),
+                                          asio::use_awaitable);
+    } catch (...) {
+        rethrow_masked(std::current_exception());
+    }
+}
+
+task<http_response> inprocess_transport::fetch(actor_query query, value params, http_request request) {
+    try {
+        auto id = co_await resolve_id(*core_, std::move(query));
+        auto inst = co_await core_->manager().load_actor(id);
+        co_return co_await asio::co_spawn(inst->strand(), transient_request(inst, std::move(params), std::move(request)),
+                                          asio::use_awaitable);
+    } catch (...) {
+        rethrow_masked(std::current_exception());
+    }
+}
+
+std::shared_ptr<client_connection> inprocess_transport::connect(actor_query query, value params) {
+    auto c = std::make_shared<inprocess_connection>(*core_, std::move(query), std::move(params));
+    c->start();
+    std::lock_guard lock(mutex_);
+    std::erase_if(connections_, [](const auto& w) { return w.expired(); });
+    connections_.push_back(c);
+    return c;
+}
+
+void inprocess_transport::dispose() {
+    std::vector<std::weak_ptr<client_connection>> conns;
+    {
+        std::lock_guard lock(mutex_);
+        conns.swap(connections_);
+    }
+    for (auto& w : conns) {
+        if (auto c = w.lock()) c->dispose();
+    }
+}
+
+}  // namespace rivetkit::detail

@@ -1,0 +1,721 @@
+// The actor instance: lifecycle, connections, actions, change detection, the output gate,
+// the schedule and the idle sleep timer. Everything here runs on the instance's strand.
+
+#include "rivetkit/detail/instance.hpp"
+
+#include <algorithm>
+
+#include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "common/bare.hpp"
+#include "common/cbor.hpp"
+#include "rivetkit/actor.hpp"
+#include "rivetkit/client.hpp"
+#include "rivetkit/detail/registry_core.hpp"
+#include "rivetkit/error.hpp"
+#include "rivetkit/ids.hpp"
+
+namespace rivetkit {
+
+using detail::connection;
+using detail::oneshot;
+
+namespace {
+// KV key of the persisted actor record, and its format version (actor-persist v3).
+const bytes persist_key{1};
+constexpr std::uint16_t persist_version = 3;
+
+std::shared_ptr<oneshot<void>> ready_oneshot() {
+    auto o = oneshot<void>::make();
+    o->set_value();
+    return o;
+}
+
+task<void> await_oneshot(std::shared_ptr<oneshot<void>> o) { co_await o->wait(); }
+
+std::string describe(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        return ex.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+}  // namespace
+
+void abort_signal::on_abort(std::function<void()> fn) {
+    if (aborted()) {
+        fn();
+    } else {
+        callbacks_.push_back(std::move(fn));
+    }
+}
+
+void abort_signal::raise() {
+    if (aborted_.exchange(true)) return;
+    auto callbacks = std::move(callbacks_);
+    for (auto& cb : callbacks) {
+        try {
+            cb();
+        } catch (...) {
+        }
+    }
+}
+
+actor_instance::actor_instance(init in)
+    : id_(std::move(in.actor_id)),
+      name_(std::move(in.name)),
+      key_(std::move(in.key)),
+      region_(std::move(in.region)),
+      def_(std::move(in.definition)),
+      driver_(in.driver),
+      clock_(std::move(in.clock)),
+      strand_(asio::make_strand(in.executor)),
+      registry_(in.registry),
+      durability_(in.durability_mode),
+      log_(logger("actor").with("actor", name_).with("key", serialize_key(key_)).with("actorId", id_)),
+      behavior_(def_->instantiate()) {}
+
+actor_instance::~actor_instance() {
+    if (sleep_timer_) sleep_timer_->cancel();
+    if (save_timer_) save_timer_->cancel();
+}
+
+const actor_options& actor_instance::options() const noexcept { return def_->options; }
+
+value actor_instance::driver_context() const { return driver_->driver_context(id_); }
+
+rivetkit::client& actor_instance::client() {
+    if (!client_) client_ = registry_->shared_client();
+    return *client_;
+}
+
+// ---- persistence ---------------------------------------------------------------------------
+
+bytes actor_instance::encode_persisted() const {
+    bare::writer w;
+    w.u16(persist_version);
+    w.optional_tag(!input_.is_undefined());
+    if (!input_.is_undefined()) w.data(cbor::encode(input_));
+    w.boolean(has_initialized_);
+    w.data(state_snapshot_);
+    w.uint(schedule_.size());
+    for (const auto& e : schedule_) {
+        w.str(e.event_id);
+        w.i64(e.timestamp);
+        w.str(e.action);
+        w.optional_tag(true);
+        w.data(e.args_cbor);
+    }
+    return w.take();
+}
+
+void actor_instance::decode_persisted(const bytes& blob) {
+    bare::reader r(blob);
+    std::uint16_t version = r.u16();
+    if (version != persist_version) {
+        throw errors::internal(fmt::format("unsupported persisted actor version {}", version));
+    }
+    input_ = r.optional_tag() ? cbor::decode(r.data()) : value{};
+    has_initialized_ = r.boolean();
+    state_snapshot_ = r.data();
+    schedule_.clear();
+    for (std::uint64_t n = r.uint(); n > 0; --n) {
+        scheduled_event e;
+        e.event_id = r.str();
+        e.timestamp = r.i64();
+        e.action = r.str();
+        if (r.optional_tag()) e.args_cbor = r.data();
+        schedule_.push_back(std::move(e));
+    }
+    r.expect_end();
+}
+
+std::vector<kv_entry> actor_instance::persist_entries() const {
+    std::vector<kv_entry> entries;
+    entries.emplace_back(persist_key, encode_persisted());
+    return entries;
+}
+
+task<void> actor_instance::write_persisted() {
+    persist_dirty_ = false;
+    last_save_ms_ = clock_->now_ms();
+    co_await driver_->kv_put(id_, persist_entries());
+}
+
+// ---- lifecycle -----------------------------------------------------------------------------
+
+task<void> actor_instance::start() {
+    std::vector<bytes> keys;
+    keys.push_back(persist_key);
+    auto got = co_await driver_->kv_get(id_, std::move(keys));
+    if (got.empty() || !got[0].has_value()) throw errors::internal("actor has no persisted data");
+    decode_persisted(*got[0]);
+    def_->load_input(*behavior_, input_);
+
+    if (!has_initialized_) {
+        // Create: state, then the record is written before on_create runs.
+        co_await def_->init_state(*this, input_);
+        has_initialized_ = true;
+        state_snapshot_ = cbor::encode(def_->dump_state(*behavior_));
+        state_touched_ = false;
+        co_await write_persisted();
+        if (def_->on_create) co_await def_->on_create(*this);
+    } else if (def_->has_state) {
+        def_->load_state(*behavior_, cbor::decode(state_snapshot_));
+    }
+    if (def_->has_vars) {
+        const std::string_view hook_name = "create_vars";  // (a literal here trips a GCC 12 coroutine bug)
+        co_await run_hook_with_timeout(def_->init_vars(*this), options().create_vars_timeout, hook_name);
+    }
+    if (def_->on_wake) co_await def_->on_wake(*this);
+
+    // Changes made while starting are persisted, never reported to on_state_change.
+    if (state_touched_) diff_state(false);
+    ready_ = true;
+    log_.debug("actor started");
+    reset_sleep_timer();
+    co_await on_alarm();
+    if (persist_dirty_) commit_changes();
+}
+
+std::shared_ptr<oneshot<void>> actor_instance::wait_for_background(milliseconds timeout) {
+    auto all = oneshot<void>::make();
+    auto pending = std::make_shared<std::size_t>(wait_until_.size());
+    for (auto& w : std::exchange(wait_until_, {})) {
+        w->on_ready([all, pending, s = strand_] {
+            asio::post(s, [all, pending] {
+                if (--*pending == 0) all->set_value();
+            });
+        });
+    }
+    auto t = clock_->start_timer(timeout, strand_, [all] { all->set_value(); });
+    all->on_ready([t] { t->cancel(); });
+    return all;
+}
+
+task<void> actor_instance::stop(stop_mode mode) {
+    if (stop_called_) co_return;
+    stop_called_ = true;
+    if (sleep_timer_) {
+        sleep_timer_->cancel();
+        sleep_timer_.reset();
+    }
+    abort_.raise();
+
+    const auto& hook = mode == stop_mode::sleep ? def_->on_sleep : def_->on_destroy;
+    if (hook) {
+        auto timeout = mode == stop_mode::sleep ? options().on_sleep_timeout : options().on_destroy_timeout;
+        try {
+            const std::string_view hook_name = mode == stop_mode::sleep ? "on_sleep" : "on_destroy";
+            co_await run_hook_with_timeout(hook(*this), timeout, hook_name);
+        } catch (...) {
+            log_.error("stop hook failed", {{"error", describe(std::current_exception())}});
+        }
+    }
+
+    auto conns = conns_;
+    for (auto& [id, c] : conns) disconnect(c, mode == stop_mode::sleep ? "actor sleeping" : "actor destroyed");
+
+    // wait_until / run_in_background work, bounded.
+    if (!wait_until_.empty()) {
+        auto all = wait_for_background(options().wait_until_timeout);
+        co_await all->wait();
+    }
+
+    if (save_timer_) {
+        save_timer_->cancel();
+        save_timer_.reset();
+    }
+    if (mode == stop_mode::sleep) {
+        if (state_touched_) diff_state(true);
+        try {
+            co_await write_persisted();
+        } catch (...) {
+            log_.error("final save failed", {{"error", describe(std::current_exception())}});
+        }
+    }
+    outbox_.clear();
+    if (last_commit_ && !last_commit_->ready()) {
+        try {
+            co_await last_commit_->wait();
+        } catch (...) {
+        }
+    }
+    for (auto& w : save_waiters_) w->set_value();
+    save_waiters_.clear();
+    ready_ = false;
+    log_.debug(mode == stop_mode::sleep ? "actor slept" : "actor destroyed");
+}
+
+// ---- change detection and the output gate --------------------------------------------------
+
+void actor_instance::touch_state() {
+    // With an on_state_change hook, every mutable access closes the previous one, so each
+    // change is reported separately (three increments in a loop: three notifications).
+    if (state_touched_ && def_->on_state_change && ready_ && !in_state_change_hook_) diff_state(true);
+    state_touched_ = true;
+    schedule_checkpoint();
+}
+
+void actor_instance::diff_state(bool notify) {
+    state_touched_ = false;
+    if (!def_->has_state) return;
+    bytes now = cbor::encode(def_->dump_state(*behavior_));
+    if (now == state_snapshot_) return;
+    state_snapshot_ = std::move(now);
+    persist_dirty_ = true;
+    if (!notify || !ready_ || !def_->on_state_change || in_state_change_hook_) return;
+    in_state_change_hook_ = true;
+    try {
+        def_->on_state_change(*this);
+    } catch (...) {
+        log_.error("on_state_change failed", {{"error", describe(std::current_exception())}});
+    }
+    in_state_change_hook_ = false;
+    // Changes the hook made are persisted but not reported again.
+    if (state_touched_) {
+        state_touched_ = false;
+        bytes after = cbor::encode(def_->dump_state(*behavior_));
+        if (after != state_snapshot_) state_snapshot_ = std::move(after);
+    }
+}
+
+void actor_instance::schedule_checkpoint() {
+    if (checkpoint_posted_) return;
+    checkpoint_posted_ = true;
+    asio::post(strand_, [self = shared_from_this()] {
+        self->checkpoint_posted_ = false;
+        self->checkpoint();
+    });
+}
+
+void actor_instance::checkpoint() {
+    if (stop_called_ && !ready_) return;
+    if (state_touched_) diff_state(true);
+    commit_changes();
+}
+
+std::shared_ptr<oneshot<void>> actor_instance::commit_changes() {
+    if (durability_ == durability::relaxed) {
+        release_outbox(std::exchange(outbox_, {}));
+        if (persist_dirty_) arm_throttled_save();
+        return ready_oneshot();
+    }
+    if (persist_dirty_) {
+        persist_dirty_ = false;
+        last_save_ms_ = clock_->now_ms();
+        auto done = oneshot<void>::make();
+        last_commit_ = done;
+        ++writes_in_flight_;
+        asio::co_spawn(
+            strand_, driver_->kv_put(id_, persist_entries()),
+            [self = shared_from_this(), done, batch = std::exchange(outbox_, {})](std::exception_ptr e) mutable {
+                --self->writes_in_flight_;
+                if (e) {
+                    self->log_.error("saving state failed", {{"error", describe(e)}});
+                    // The change is not durable: events describing it are dropped and the
+                    // actions waiting on it fail.
+                    done->set_exception(e);
+                    return;
+                }
+                // Drivers apply one actor's writes in call order, so batches leave in order.
+                self->release_outbox(std::move(batch));
+                done->set_value();
+            });
+        return done;
+    }
+    if (last_commit_ && !last_commit_->ready()) {
+        // Nothing new to write, but earlier changes are still in flight: events wait for them.
+        auto prev = last_commit_;
+        prev->on_ready([self = shared_from_this(), batch = std::exchange(outbox_, {})]() mutable {
+            asio::post(self->strand_, [self, batch = std::move(batch)]() mutable { self->release_outbox(std::move(batch)); });
+        });
+        return prev;
+    }
+    release_outbox(std::exchange(outbox_, {}));
+    return ready_oneshot();
+}
+
+void actor_instance::release_outbox(std::deque<outgoing> batch) {
+    for (auto& o : batch) deliver(o);
+}
+
+void actor_instance::deliver(outgoing& o) {
+    auto c = o.target.lock();
+    if (!c || c->disconnected || !c->transport) return;
+    try {
+        c->transport->send_event(o.event);
+    } catch (...) {
+        log_.warn("sending event failed", {{"event", o.event->name}, {"error", describe(std::current_exception())}});
+    }
+}
+
+void actor_instance::arm_throttled_save() {
+    if (save_timer_) return;
+    auto elapsed = clock_->now_ms() - last_save_ms_;
+    auto delay = std::max<std::int64_t>(0, options().state_save_interval.count() - elapsed);
+    save_timer_ = clock_->start_timer(milliseconds(delay), strand_, [w = weak_from_this()] {
+        auto self = w.lock();
+        if (!self) return;
+        self->save_timer_.reset();
+        if (self->state_touched_) self->diff_state(true);
+        auto waiters = std::exchange(self->save_waiters_, {});
+        asio::co_spawn(self->strand_, self->write_persisted(), [self, waiters](std::exception_ptr e) {
+            if (e) self->log_.error("saving state failed", {{"error", describe(e)}});
+            for (auto& w : waiters) e ? (void)w->set_exception(e) : (void)w->set_value();
+        });
+    });
+}
+
+task<void> actor_instance::save_state(bool immediate) {
+    if (state_touched_) diff_state(true);
+    if (durability_ != durability::relaxed) return await_oneshot(commit_changes());
+    auto done = oneshot<void>::make();
+    if (immediate) {
+        if (save_timer_) {
+            save_timer_->cancel();
+            save_timer_.reset();
+        }
+        for (auto& w : std::exchange(save_waiters_, {})) done->on_ready([w] { w->set_value(); });
+        asio::co_spawn(strand_, write_persisted(), [done](std::exception_ptr e) {
+            e ? (void)done->set_exception(e) : (void)done->set_value();
+        });
+    } else {
+        save_waiters_.push_back(done);
+        persist_dirty_ = true;
+        arm_throttled_save();
+    }
+    return await_oneshot(done);
+}
+
+// ---- connections ---------------------------------------------------------------------------
+
+task<std::shared_ptr<connection>> actor_instance::prepare_connection(detail::conn_kind kind, value params,
+                                                                     std::shared_ptr<detail::conn_transport> transport,
+                                                                     const http_request* request) {
+    if (stop_called_) throw errors::internal("Actor is stopping");
+    if (!ready_) throw errors::internal("Actor not ready");
+    auto c = std::make_shared<connection>();
+    c->id = random_uuid();
+    c->kind = kind;
+    c->params = std::move(params);
+    c->transport = std::move(transport);
+    c->request = request;
+    if (def_->prepare_conn) {
+        const std::string_view hook_name = "create_conn_state";
+        co_await run_hook_with_timeout(def_->prepare_conn(*this, *c), options().create_conn_state_timeout, hook_name);
+    }
+    c->request = nullptr;
+    if (stop_called_) throw errors::internal("Actor is stopping");
+    co_return c;
+}
+
+void actor_instance::connect(const std::shared_ptr<connection>& c) {
+    if (stop_called_) throw errors::internal("Actor is stopping");
+    conns_[c->id] = c;
+    // Deviation from the reference: the connection counts as connected before on_connect runs,
+    // so conn.send() works inside on_connect.
+    c->connected = true;
+    reset_sleep_timer();
+    fire_on_connect(c);
+}
+
+void actor_instance::fire_on_connect(const std::shared_ptr<connection>& c) {
+    if (!def_->on_connect) return;
+    asio::co_spawn(strand_, run_hook_with_timeout(def_->on_connect(*this, c), options().on_connect_timeout, "on_connect"),
+                   [self = shared_from_this(), c](std::exception_ptr e) {
+                       if (!e) return;
+                       auto err = to_client_error(e);
+                       self->log_.warn("on_connect failed; disconnecting", {{"conn", c->id}, {"error", describe(e)}});
+                       self->disconnect(c, err.code);
+                   });
+}
+
+void actor_instance::disconnect(const std::shared_ptr<connection>& c, std::string_view reason) {
+    if (c->disconnected) return;
+    c->disconnected = true;
+    c->connected = false;
+    conns_.erase(c->id);
+    if (c->transport) {
+        try {
+            c->transport->close(reason);
+        } catch (...) {
+        }
+    }
+    fire_on_disconnect(c);
+    reset_sleep_timer();
+}
+
+void actor_instance::fire_on_disconnect(const std::shared_ptr<connection>& c) {
+    if (!def_->on_disconnect) return;
+    asio::co_spawn(strand_, def_->on_disconnect(*this, c), [self = shared_from_this()](std::exception_ptr e) {
+        if (e) self->log_.error("on_disconnect failed", {{"error", describe(e)}});
+    });
+}
+
+void actor_instance::set_subscription(connection& c, std::string event, bool subscribe) {
+    if (subscribe) {
+        c.subscriptions.insert(std::move(event));
+    } else {
+        c.subscriptions.erase(event);
+    }
+}
+
+void actor_instance::begin_request() {
+    ++requests_in_flight_;
+    reset_sleep_timer();
+}
+
+void actor_instance::end_request() {
+    if (requests_in_flight_ > 0) --requests_in_flight_;
+    reset_sleep_timer();
+}
+
+// ---- actions -------------------------------------------------------------------------------
+
+std::shared_ptr<oneshot<value>> actor_instance::start_async_action(const detail::action_entry& entry,
+                                                                   std::shared_ptr<connection> c, array args) {
+    auto result = oneshot<value>::make();
+    asio::co_spawn(strand_, entry.call_async(*this, std::move(c), std::move(args)),
+                   [result](std::exception_ptr e, value v) {
+                       e ? (void)result->set_exception(e) : (void)result->set_value(std::move(v));
+                   });
+    auto t = clock_->start_timer(options().action_timeout, strand_, [result] {
+        result->set_exception(std::make_exception_ptr(errors::action_timed_out()));
+    });
+    result->on_ready([t] { t->cancel(); });
+    return result;
+}
+
+task<value> actor_instance::execute_action(std::shared_ptr<connection> c, std::string name, array args) {
+    if (stop_called_) throw errors::internal("Actor is stopping");
+    if (!ready_) throw errors::internal("Actor not ready");
+    auto it = def_->actions.find(name);
+    if (it == def_->actions.end()) throw errors::action_not_found(name);
+    const detail::action_entry& entry = it->second;
+
+    value output;
+    std::exception_ptr err;
+    if (!entry.is_coroutine) {
+        try {
+            output = entry.call(*this, c.get(), args);
+        } catch (...) {
+            err = std::current_exception();
+        }
+    } else {
+        auto result = start_async_action(entry, c, args);
+        try {
+            output = co_await result->wait();
+        } catch (...) {
+            err = std::current_exception();
+        }
+    }
+
+    if (err) {
+        auto shown = to_client_error(err);
+        if (shown.group == "internal") {
+            log_.error("action failed", {{"action", name}, {"error", describe(err)}});
+        }
+    } else if (def_->on_before_action_response) {
+        try {
+            output = co_await def_->on_before_action_response(*this, name, args, output);
+        } catch (...) {
+            log_.error("on_before_action_response failed", {{"action", name}, {"error", describe(std::current_exception())}});
+        }
+    }
+
+    // Output gate: the reply (and the events before it) leave once this state is committed.
+    if (state_touched_) diff_state(true);
+    auto committed = commit_changes();
+    co_await committed->wait();
+    if (err) std::rethrow_exception(err);
+    co_return output;
+}
+
+task<http_response> actor_instance::handle_request(std::shared_ptr<connection> c, http_request request) {
+    if (stop_called_) throw errors::internal("Actor is stopping");
+    if (!def_->on_request) throw errors::request_handler_not_defined();
+    http_response response;
+    std::exception_ptr err;
+    try {
+        response = co_await def_->on_request(*this, c, std::move(request));
+    } catch (...) {
+        err = std::current_exception();
+        if (to_client_error(err).group == "internal") {
+            log_.error("on_request failed", {{"error", describe(err)}});
+        }
+    }
+    if (state_touched_) diff_state(true);
+    auto committed = commit_changes();
+    co_await committed->wait();
+    if (err) std::rethrow_exception(err);
+    co_return response;
+}
+
+// ---- events --------------------------------------------------------------------------------
+
+void actor_instance::broadcast(std::string_view event, array args) {
+    if (!ready_) throw errors::internal("Actor not ready");
+    auto msg = std::make_shared<const detail::event_message>(detail::event_message{std::string(event), std::move(args)});
+    for (const auto& [id, c] : conns_) {
+        if (c->kind == detail::conn_kind::rivet && c->subscriptions.contains(event)) outbox_.push_back({c, msg});
+    }
+    schedule_checkpoint();
+}
+
+void actor_instance::send_to(connection& c, std::string_view event, array args) {
+    if (!c.connected) throw errors::internal("Connection not connected");
+    auto it = conns_.find(c.id);
+    if (it == conns_.end()) return;
+    auto msg = std::make_shared<const detail::event_message>(detail::event_message{std::string(event), std::move(args)});
+    outbox_.push_back({it->second, std::move(msg)});
+    schedule_checkpoint();
+}
+
+// ---- schedule ------------------------------------------------------------------------------
+
+void actor_instance::schedule_at(std::int64_t timestamp_ms, std::string action, array args) {
+    scheduled_event e{random_uuid(), timestamp_ms, std::move(action), cbor::encode(value(std::move(args)))};
+    auto pos = std::upper_bound(schedule_.begin(), schedule_.end(), timestamp_ms,
+                                [](std::int64_t ts, const scheduled_event& x) { return ts < x.timestamp; });
+    bool first = pos == schedule_.begin();
+    schedule_.insert(pos, std::move(e));
+    persist_dirty_ = true;
+    schedule_checkpoint();
+    if (first) spawn_logged(rearm_alarm(), "setting alarm");
+}
+
+task<void> actor_instance::rearm_alarm() {
+    std::optional<std::int64_t> next;
+    if (!schedule_.empty()) next = schedule_.front().timestamp;
+    if (armed_alarm_ == next && alarm_known_) co_return;
+    armed_alarm_ = next;
+    alarm_known_ = true;
+    co_await driver_->set_alarm(id_, next);
+}
+
+task<void> actor_instance::on_alarm() {
+    if (!ready_ || stop_called_) co_return;
+    reset_sleep_timer();
+    alarm_known_ = false;  // the driver's alarm has fired; whatever it held is gone
+    // All due events run, in timestamp order (the reference runs one per alarm cycle).
+    while (!schedule_.empty() && schedule_.front().timestamp <= clock_->now_ms() && !stop_called_) {
+        scheduled_event e = std::move(schedule_.front());
+        schedule_.pop_front();
+        persist_dirty_ = true;
+        auto it = def_->actions.find(e.action);
+        if (it == def_->actions.end()) {
+            log_.warn("scheduled action not found", {{"action", e.action}});
+            continue;
+        }
+        try {
+            value decoded = e.args_cbor.empty() ? value(array{}) : cbor::decode(e.args_cbor);
+            array args = decoded.is_array() ? decoded.as_array() : array{};
+            if (it->second.is_coroutine) {
+                co_await it->second.call_async(*this, nullptr, std::move(args));
+            } else {
+                it->second.call(*this, nullptr, args);
+            }
+        } catch (...) {
+            log_.error("scheduled action failed", {{"action", e.action}, {"error", describe(std::current_exception())}});
+        }
+        if (state_touched_) diff_state(true);
+    }
+    if (persist_dirty_) commit_changes();
+    co_await rearm_alarm();
+    reset_sleep_timer();
+}
+
+// ---- sleep, destroy, background work -------------------------------------------------------
+
+bool actor_instance::can_sleep() const {
+    return ready_ && !stop_called_ && !sleep_requested_ && !destroy_requested_ && driver_->supports_sleep() &&
+           !options().no_sleep && conns_.empty() && requests_in_flight_ == 0 && background_tasks_ == 0;
+}
+
+void actor_instance::reset_sleep_timer() {
+    if (sleep_timer_) {
+        sleep_timer_->cancel();
+        sleep_timer_.reset();
+    }
+    if (!can_sleep()) return;
+    sleep_timer_ = clock_->start_timer(options().sleep_timeout, strand_, [w = weak_from_this()] {
+        auto self = w.lock();
+        if (!self) return;
+        self->sleep_timer_.reset();
+        if (self->can_sleep()) self->request_sleep();
+    });
+}
+
+void actor_instance::request_sleep() {
+    if (stop_called_ || sleep_requested_ || destroy_requested_) return;
+    if (!driver_->supports_sleep()) throw errors::unsupported("this driver does not support sleep");
+    sleep_requested_ = true;
+    if (sleep_timer_) {
+        sleep_timer_->cancel();
+        sleep_timer_.reset();
+    }
+    // Next turn, so the action that asked can return first.
+    asio::post(strand_, [self = shared_from_this()] { self->driver_->start_sleep(self->id_); });
+}
+
+void actor_instance::request_destroy() {
+    if (stop_called_ || destroy_requested_ || sleep_requested_) return;
+    destroy_requested_ = true;
+    asio::post(strand_, [self = shared_from_this()] { self->driver_->start_destroy(self->id_); });
+}
+
+void actor_instance::wait_until(task<void> work) {
+    auto done = oneshot<void>::make();
+    wait_until_.push_back(done);
+    asio::co_spawn(strand_, std::move(work), [self = shared_from_this(), done](std::exception_ptr e) {
+        if (e) self->log_.error("wait_until work failed", {{"error", describe(e)}});
+        done->set_value();
+    });
+}
+
+void actor_instance::run_in_background(task<void> work) {
+    auto done = oneshot<void>::make();
+    wait_until_.push_back(done);
+    ++background_tasks_;
+    reset_sleep_timer();
+    asio::co_spawn(strand_, std::move(work), [self = shared_from_this(), done](std::exception_ptr e) {
+        if (e) self->log_.error("background work failed", {{"error", describe(e)}});
+        --self->background_tasks_;
+        done->set_value();
+        self->reset_sleep_timer();
+    });
+}
+
+void actor_instance::spawn_logged(task<void> work, std::string_view what) {
+    asio::co_spawn(strand_, std::move(work), [self = shared_from_this(), what = std::string(what)](std::exception_ptr e) {
+        if (e) self->log_.error(what + " failed", {{"error", describe(e)}});
+    });
+}
+
+std::shared_ptr<oneshot<void>> actor_instance::start_with_deadline(task<void> work, milliseconds timeout,
+                                                                   std::string name) {
+    auto result = oneshot<void>::make();
+    asio::co_spawn(strand_, std::move(work), [result](std::exception_ptr e) {
+        e ? (void)result->set_exception(e) : (void)result->set_value();
+    });
+    auto t = clock_->start_timer(timeout, strand_, [result, name = std::move(name)] {
+        result->set_exception(std::make_exception_ptr(errors::internal(name + " timed out")));
+    });
+    result->on_ready([t] { t->cancel(); });
+    return result;
+}
+
+// Coroutine bodies in this file only co_await what plain functions started: GCC 12 miscompiles
+// lambda and braced temporaries inside coroutines (double destruction), so none appear there.
+task<void> actor_instance::run_hook_with_timeout(task<void> hook, milliseconds timeout, std::string_view hook_name) {
+    auto result = start_with_deadline(std::move(hook), timeout, std::string(hook_name));
+    co_await result->wait();
+}
+
+}  // namespace rivetkit

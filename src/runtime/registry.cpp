@@ -1,0 +1,193 @@
+#include "rivetkit/registry.hpp"
+
+#include <thread>
+
+#include <asio/co_spawn.hpp>
+#include <fmt/format.h>
+
+#include "client/inprocess_transport.hpp"
+#include "rivetkit/detail/instance.hpp"
+#include "rivetkit/error.hpp"
+
+namespace rivetkit {
+
+namespace {
+thread_local int io_thread_depth = 0;
+
+struct io_thread_scope {
+    io_thread_scope() { ++io_thread_depth; }
+    ~io_thread_scope() { --io_thread_depth; }
+    io_thread_scope(const io_thread_scope&) = delete;
+    io_thread_scope& operator=(const io_thread_scope&) = delete;
+};
+}  // namespace
+
+bool on_io_thread() noexcept { return io_thread_depth > 0; }
+
+registry_core::registry_core(std::vector<std::pair<std::string, std::shared_ptr<const detail::definition_base>>> defs,
+                             driver_factory driver, config cfg)
+    : cfg_(std::move(cfg)), log_("registry") {
+    if (!cfg_.clock) cfg_.clock = make_system_clock();
+    if (cfg_.threads == 0) cfg_.threads = std::max(1u, std::thread::hardware_concurrency());
+    for (auto& [name, def] : defs) {
+        if (name.empty()) throw std::invalid_argument("rivetkit: an actor name must not be empty");
+        if (!def) throw std::invalid_argument("rivetkit: actor '" + name + "' has no definition");
+        if (!defs_.emplace(name, def).second) {
+            throw std::invalid_argument("rivetkit: actor name '" + name + "' is registered twice");
+        }
+        names_.push_back(name);
+    }
+    if (!driver.make) {
+        throw std::invalid_argument(
+            "rivetkit: no driver configured; set registry_config::driver (e.g. rivetkit::drivers::memory())");
+    }
+    driver_name_ = driver.name;
+    drivers_ = driver.make(driver_env{io_.get_executor(), cfg_.clock, this});
+    if (!drivers_.manager || !drivers_.actor) {
+        throw std::invalid_argument("rivetkit: driver '" + driver_name_ + "' returned no implementation");
+    }
+}
+
+registry_core::~registry_core() {
+    try {
+        stop();
+    } catch (const std::exception& e) {
+        log_.error("stopping the registry failed", {{"error", e.what()}});
+    }
+    client_.reset();
+    drivers_ = {};
+}
+
+const detail::definition_base* registry_core::find_definition(std::string_view name) const noexcept {
+    auto it = defs_.find(std::string(name));
+    return it == defs_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> registry_core::actor_names() const { return names_; }
+
+std::shared_ptr<actor_instance> registry_core::make_instance(const actor_record& record) {
+    auto it = defs_.find(record.name);
+    if (it == defs_.end()) {
+        throw errors::internal(fmt::format("actor {} has name '{}', which this registry does not define",
+                                           record.actor_id, record.name));
+    }
+    actor_instance::init in;
+    in.actor_id = record.actor_id;
+    in.name = record.name;
+    in.key = record.key;
+    in.region = cfg_.default_region;
+    in.definition = it->second;
+    in.driver = drivers_.actor.get();
+    in.clock = cfg_.clock;
+    in.executor = io_.get_executor();
+    in.registry = this;
+    in.durability_mode = cfg_.durability_mode;
+    return std::make_shared<actor_instance>(std::move(in));
+}
+
+std::shared_ptr<rivetkit::client> registry_core::shared_client() {
+    std::lock_guard lock(client_mutex_);
+    if (!client_) client_ = std::make_shared<rivetkit::client>(std::make_shared<detail::inprocess_transport>(*this));
+    return client_;
+}
+
+void registry_core::start() {
+    if (started_) return;
+    started_ = true;
+    if (cfg_.caller_driven) return;
+    work_.emplace(io_.get_executor());
+    for (std::size_t i = 0; i < cfg_.threads; ++i) {
+        threads_.emplace_back([this] {
+            io_thread_scope scope;
+            for (;;) {
+                try {
+                    io_.run();
+                    break;
+                } catch (const std::exception& e) {
+                    // A handler threw past every catch: log it and keep serving.
+                    log_.error("unhandled exception on an io thread", {{"error", e.what()}});
+                }
+            }
+        });
+    }
+}
+
+void registry_core::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    if (started_ || cfg_.caller_driven) {
+        try {
+            if (cfg_.caller_driven || !threads_.empty()) block_on(manager().shutdown());
+        } catch (const std::exception& e) {
+            log_.error("shutting the driver down failed", {{"error", e.what()}});
+        }
+    }
+    work_.reset();
+    io_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+}
+
+void registry_core::check_blocking_allowed() const {
+    if (on_io_thread()) {
+        throw blocking_call_error(
+            "rivetkit: blocking call on an io thread or inside a callback would deadlock; use the async_* form "
+            "with co_await");
+    }
+    if (!cfg_.caller_driven && !started_) {
+        throw blocking_call_error("rivetkit: the registry is not started; call start() first");
+    }
+}
+
+void registry_core::pump_until(const std::function<bool()>& pred) {
+    io_thread_scope scope;
+    while (!pred()) {
+        if (io_.stopped()) io_.restart();
+        if (io_.poll_one() == 0) {
+            throw blocking_call_error(
+                "rivetkit::testing: the awaited operation cannot complete: no work is ready (advance the "
+                "virtual clock?)");
+        }
+    }
+}
+
+void registry_core::settle() {
+    io_thread_scope scope;
+    if (io_.stopped()) io_.restart();
+    while (io_.poll_one() > 0) {
+    }
+}
+
+// ---- registry ------------------------------------------------------------------------------
+
+namespace {
+std::vector<std::pair<std::string, std::shared_ptr<const detail::definition_base>>> to_defs(
+    std::vector<registration>& actors) {
+    std::vector<std::pair<std::string, std::shared_ptr<const detail::definition_base>>> out;
+    out.reserve(actors.size());
+    for (auto& a : actors) out.emplace_back(std::move(a.name), std::move(a.definition));
+    return out;
+}
+}  // namespace
+
+registry::registry(std::vector<registration> actors, registry_config config) {
+    registry_core::config cfg;
+    cfg.threads = config.threads;
+    cfg.clock = std::move(config.clock);
+    cfg.durability_mode = config.durability_mode;
+    core_ = std::make_unique<registry_core>(to_defs(actors), config.driver.value_or(driver_factory{}), std::move(cfg));
+}
+
+registry::~registry() = default;
+registry::registry(registry&&) noexcept = default;
+registry& registry::operator=(registry&&) noexcept = default;
+
+void registry::start() { core_->start(); }
+void registry::stop() { core_->stop(); }
+rivetkit::client registry::client() { return *core_->shared_client(); }
+
+registry setup(std::vector<registration> actors, registry_config config) {
+    return registry(std::move(actors), std::move(config));
+}
+
+}  // namespace rivetkit
