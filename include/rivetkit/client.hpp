@@ -33,13 +33,15 @@ class registry_core;
 
 struct get_options {
     /// Connection params sent with every action and connection (`x-rivet-conn-params`).
-    value params;
+    value params{};
 };
 
 struct create_options {
-    value input;
-    std::string region;
-    value params;
+    /// Creation input, handed to create_state/on_create and `c.input()`.
+    value input{};
+    /// Empty: the driver's default region.
+    std::string region{};
+    value params{};
 };
 
 enum class connection_status { connecting, connected, disconnected, disposed };

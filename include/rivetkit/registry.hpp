@@ -34,11 +34,11 @@ struct registration {
 struct registry_config {
     /// The driver; default: the memory driver (the file-system driver becomes the default once
     /// it is available).
-    std::optional<driver_factory> driver;
+    std::optional<driver_factory> driver{};
     /// io threads; 0 means one per hardware thread.
     std::size_t threads = 0;
     /// The clock every timer uses; default: the system clock.
-    std::shared_ptr<rivetkit::clock> clock;
+    std::shared_ptr<rivetkit::clock> clock{};
     durability durability_mode = durability::durable;
 };
 

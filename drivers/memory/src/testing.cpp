@@ -15,7 +15,7 @@ std::unique_ptr<registry_core> make_core(std::vector<registration>& actors, cons
     cfg.clock = clock;
     cfg.durability_mode = options.durability_mode;
     cfg.caller_driven = true;
-    return std::make_unique<registry_core>(std::move(defs), drivers::memory(), std::move(cfg));
+    return std::make_unique<registry_core>(std::move(defs), options.driver.value_or(drivers::memory()), std::move(cfg));
 }
 }  // namespace
 

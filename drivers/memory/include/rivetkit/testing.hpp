@@ -22,6 +22,9 @@ struct test_options {
     durability durability_mode = durability::durable;
     /// Virtual start time, ms since the Unix epoch.
     std::int64_t start_ms = 1'700'000'000'000;
+    /// The driver; default: the memory driver. Tests of custom stores build one with
+    /// rivetkit::local_host (see rivetkit/local_host.hpp).
+    std::optional<driver_factory> driver{};
 };
 
 class test_registry {

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# THE test command. Installs missing Debian packages (scripts/install-deps.sh), then
+#   pass ci:   build/ci,   RelWithDebInfo with assertions kept, warnings as errors, full ctest
+#   pass asan: build/asan, Debug with AddressSanitizer + UBSan, warnings as errors, full ctest
+# and ends with one line "N passed, N failed": ctest's counts summed over both passes, where a
+# configure or build that fails (so its tests never ran) counts as one failure.
+# Exits non-zero if anything failed. Needs no stdin.
+#   RIVETKIT_JOBS=N       build parallelism (default: all cores)
+#   RIVETKIT_SKIP_ASAN=1  skip the sanitizer pass (quick local runs)
+set -uo pipefail
+exec </dev/null
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+jobs="${RIVETKIT_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+passed=0
+failed=0
+timings=()
+
+say() { printf '==> %s\n' "$*"; }
+
+fail_step() {
+  say "FAILED: $1"
+  failed=$((failed + 1))
+}
+
+# run_pass <name> <build-dir> <cmake args>...
+run_pass() {
+  local name=$1 dir=$2
+  shift 2
+  local start=$SECONDS
+  # A build directory made by another generator cannot be reused with Ninja.
+  if [[ -f "$dir/CMakeCache.txt" ]] && ! grep -qx 'CMAKE_GENERATOR:INTERNAL=Ninja' "$dir/CMakeCache.txt"; then
+    say "[$name] removing $dir (not a Ninja build)"
+    rm -rf "$dir"
+  fi
+  say "[$name] configure $dir"
+  if ! cmake -S . -B "$dir" -G Ninja "$@"; then
+    fail_step "[$name] configure"
+  else
+    say "[$name] build ($jobs jobs)"
+    if ! cmake --build "$dir" --parallel "$jobs"; then
+      fail_step "[$name] build"
+    else
+      say "[$name] ctest"
+      local log="$dir/ctest.log"
+      ctest --test-dir "$dir" --output-on-failure --no-tests=error -j2 "${ctest_extra[@]}" 2>&1 | tee "$log"
+      local rc=${PIPESTATUS[0]}
+      # "100% tests passed, 0 tests failed out of 12"
+      local counts
+      counts=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1 \2/p' "$log" | tail -n 1)
+      if [[ -z "$counts" ]]; then
+        fail_step "[$name] ctest ran no tests (exit $rc)"
+      else
+        local f=${counts% *} total=${counts#* }
+        passed=$((passed + total - f))
+        failed=$((failed + f))
+        if ((rc != 0 && f == 0)); then
+          fail_step "[$name] ctest exited $rc"
+        fi
+      fi
+    fi
+  fi
+  timings+=("[$name] $((SECONDS - start))s")
+}
+
+ctest_extra=()
+total_start=$SECONDS
+say "dependencies"
+if ! bash scripts/install-deps.sh; then
+  fail_step "install-deps"
+else
+  # RelWithDebInfo minus -DNDEBUG: optimised, with assertions on.
+  run_pass ci build/ci \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g" \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g" \
+    -DRIVETKIT_WARNINGS_AS_ERRORS=ON
+
+  if [[ "${RIVETKIT_SKIP_ASAN:-}" == 1 ]]; then
+    say "[asan] skipped (RIVETKIT_SKIP_ASAN=1)"
+  else
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+    # The consumer projects only prove packaging, which the ci pass already did; rebuilding the
+    # library twice more under the sanitizers would add minutes and find nothing new.
+    ctest_extra=(-E '^consumer\.')
+    run_pass asan build/asan \
+      -DCMAKE_BUILD_TYPE=Debug \
+      -DRIVETKIT_SANITIZE=ON \
+      -DRIVETKIT_WARNINGS_AS_ERRORS=ON
+  fi
+fi
+
+for t in "${timings[@]}"; do say "$t"; done
+say "total $((SECONDS - total_start))s"
+echo "$passed passed, $failed failed"
+((failed == 0))
