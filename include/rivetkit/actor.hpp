@@ -35,6 +35,7 @@
 #include "rivetkit/http.hpp"
 #include "rivetkit/options.hpp"
 #include "rivetkit/task.hpp"
+#include "rivetkit/websocket.hpp"
 
 namespace rivetkit {
 
@@ -238,6 +239,8 @@ struct definition_base {
     std::function<task<void>(actor_instance&, std::shared_ptr<connection>)> on_disconnect;
     std::function<task<value>(actor_instance&, std::string, array, value)> on_before_action_response;
     std::function<task<http_response>(actor_instance&, std::shared_ptr<connection>, http_request)> on_request;
+    std::function<task<void>(actor_instance&, std::shared_ptr<connection>, std::shared_ptr<websocket>, http_request)>
+        on_websocket;
 };
 
 }  // namespace detail
@@ -280,6 +283,8 @@ struct definition_data {
     std::function<task<void>(actor_instance&, std::shared_ptr<connection>)> on_disconnect;
     std::function<task<value>(actor_instance&, std::string, array, value)> on_before_action_response;
     std::function<task<http_response>(actor_instance&, std::shared_ptr<connection>, http_request)> on_request;
+    std::function<task<void>(actor_instance&, std::shared_ptr<connection>, std::shared_ptr<websocket>, http_request)>
+        on_websocket;
 };
 
 template <class Types>
@@ -316,6 +321,7 @@ public:
         on_disconnect = data_.on_disconnect;
         on_before_action_response = data_.on_before_action_response;
         on_request = data_.on_request;
+        on_websocket = data_.on_websocket;
         prepare_conn = [this](actor_instance& inst, connection& c) { return prepare(inst, c); };
     }
 
@@ -618,6 +624,18 @@ public:
             };
         });
     }
+    /// Handles raw WebSockets opened to the actor (`/websocket/...`): (c, std::shared_ptr<websocket>).
+    /// Register on_message/on_close on the socket here; they run on the actor's strand, and state
+    /// changes they make are persisted like an action's. The connection lasts until the socket closes.
+    template <class F>
+    [[nodiscard]] actor_definition on_websocket(F f) const {
+        return with([&](auto& d) {
+            d.on_websocket = [f = std::move(f)](actor_instance& inst, std::shared_ptr<detail::connection> cn,
+                                                std::shared_ptr<websocket> ws, http_request req) -> task<void> {
+                return websocket_impl(f, inst, std::move(cn), std::move(ws), std::move(req));
+            };
+        });
+    }
     /// Replaces the options.
     [[nodiscard]] actor_definition options(actor_options opts) const {
         return with([&](auto& d) { d.options = opts; });
@@ -708,6 +726,14 @@ private:
                                             http_request req) {
         action_context_type c(inst, cn.get(), &req);
         co_return co_await detail::call_hook_r<http_response>(f, c, req);
+    }
+
+    template <class F>
+    static task<void> websocket_impl(const F& f, actor_instance& inst, std::shared_ptr<detail::connection> cn,
+                                     std::shared_ptr<websocket> ws, http_request req) {
+        (void)req;  // the connection keeps its own copy, valid as long as the socket
+        action_context_type c(inst, cn.get(), cn->upgrade_request.get());
+        co_await detail::call_hook(f, c, ws);
     }
 
     detail::definition_data<Types> data_;

@@ -26,6 +26,7 @@
 #include "rivetkit/key.hpp"
 #include "rivetkit/task.hpp"
 #include "rivetkit/value.hpp"
+#include "rivetkit/websocket.hpp"
 
 namespace rivetkit {
 
@@ -82,6 +83,8 @@ public:
     virtual task<value> action(actor_query query, value params, std::string name, array args) = 0;
     virtual task<http_response> fetch(actor_query query, value params, http_request request) = 0;
     virtual std::shared_ptr<client_connection> connect(actor_query query, value params) = 0;
+    /// Opens a raw WebSocket to the actor's on_websocket; `path` is what follows `/websocket`.
+    virtual task<std::shared_ptr<websocket>> open_websocket(actor_query query, value params, std::string path) = 0;
     /// Runs `t` to completion from a thread that may block.
     virtual void block(task<void> t) = 0;
     virtual void dispose() {}
@@ -241,6 +244,14 @@ public:
     http_response fetch(http_request request) { return detail::block_on(*transport_, async_fetch(std::move(request))); }
     task<http_response> async_fetch(http_request request) {
         return transport_->fetch(query_, params_, std::move(request));
+    }
+    /// Opens a raw WebSocket to the actor's on_websocket handler. `path` (optionally with a
+    /// "?query") is appended to `/websocket`. Callbacks run on a registry io thread.
+    [[nodiscard]] std::shared_ptr<rivetkit::websocket> websocket(std::string path = {}) {
+        return detail::block_on(*transport_, async_websocket(std::move(path)));
+    }
+    task<std::shared_ptr<rivetkit::websocket>> async_websocket(std::string path = {}) {
+        return transport_->open_websocket(query_, params_, std::move(path));
     }
     /// Opens a connection (events + actions). It connects in the background; actions called
     /// before it is up are queued.

@@ -353,7 +353,129 @@ void server_side::close(std::string_view reason) {
     if (auto c = client_.lock()) asio::post(c->strand(), [c, r = std::string(reason)] { c->on_closed(r); });
 }
 
+// ---- raw WebSockets ----
+
+/// One end of an in-process WebSocket pair. Callbacks run on this end's executor.
+class ws_end final : public websocket, public std::enable_shared_from_this<ws_end> {
+public:
+    explicit ws_end(asio::any_io_executor ex) : ex_(std::move(ex)) {}
+
+    static void link(const std::shared_ptr<ws_end>& a, const std::shared_ptr<ws_end>& b) {
+        a->peer_ = b;
+        b->peer_ = a;
+    }
+    /// Runs (on this end's executor) once the socket is closed, after on_close.
+    void set_closed_hook(std::function<void()> hook) { closed_hook_ = std::move(hook); }
+
+    void send(std::string_view text) override { deliver(websocket_message{std::string(text), false}); }
+    void send_binary(std::span<const std::uint8_t> data) override {
+        deliver(websocket_message{std::string(data.begin(), data.end()), true});
+    }
+    void close(std::uint16_t code, std::string_view reason) override {
+        if (!open_.exchange(false)) return;
+        drop_message_handler();
+        std::string r(reason);
+        asio::post(ex_, [self = shared_from_this(), code, r] { self->finish(code, r); });
+        if (auto p = peer_.lock()) {
+            asio::post(p->ex_, [p, code, r] {
+                if (p->open_.exchange(false)) p->finish(code, r);
+            });
+        }
+    }
+    bool is_open() const override { return open_.load(); }
+
+private:
+    void deliver(websocket_message m) {
+        if (!open_.load()) return;
+        auto p = peer_.lock();
+        if (!p) return;
+        asio::post(p->ex_, [p, m = std::move(m)] {
+            if (p->open_.load()) p->emit_message(m);
+        });
+    }
+    void finish(std::uint16_t code, const std::string& reason) {
+        emit_close(code, reason);
+        if (auto hook = std::exchange(closed_hook_, nullptr)) hook();
+    }
+
+    asio::any_io_executor ex_;
+    std::weak_ptr<ws_end> peer_;
+    std::atomic<bool> open_{true};
+    std::function<void()> closed_hook_;
+};
+
+/// The connection's transport for a raw WebSocket: a server-side disconnect closes the socket.
+class raw_ws_transport final : public conn_transport {
+public:
+    explicit raw_ws_transport(std::weak_ptr<ws_end> ws) : ws_(std::move(ws)) {}
+    void send_event(const std::shared_ptr<const event_message>&) override {}
+    void close(std::string_view reason) override {
+        if (auto ws = ws_.lock()) ws->close(1000, reason);
+    }
+
+private:
+    std::weak_ptr<ws_end> ws_;
+};
+
+http_request websocket_request(const std::string& path) {
+    http_request req;
+    req.method = "GET";
+    std::string p = path;
+    if (auto q = p.find('?'); q != std::string::npos) {
+        req.query = p.substr(q + 1);
+        p.resize(q);
+    }
+    if (!p.empty() && p.front() != '/') p.insert(p.begin(), '/');
+    req.path = "/websocket" + p;
+    return req;
+}
+
+/// Wires the server end to its connection (plain function: no lambdas in coroutine bodies).
+void wire_server_end(const std::shared_ptr<actor_instance>& inst, const std::shared_ptr<connection>& c,
+                     const std::shared_ptr<ws_end>& server_end) {
+    c->transport = std::make_shared<raw_ws_transport>(server_end);
+    std::weak_ptr<actor_instance> w = inst;
+    server_end->set_closed_hook([w, c] {
+        if (auto i = w.lock()) i->disconnect(c);
+    });
+}
+
+/// On the actor's strand: prepares the raw connection and runs on_websocket.
+task<void> open_raw_websocket(std::shared_ptr<actor_instance> inst, value params, http_request req,
+                              std::shared_ptr<ws_end> client_end) {
+    auto c = co_await inst->prepare_connection(conn_kind::raw_websocket, std::move(params), nullptr, &req);
+    auto server_end = std::make_shared<ws_end>(inst->strand());
+    ws_end::link(server_end, client_end);
+    wire_server_end(inst, c, server_end);
+    inst->connect(c);
+    std::exception_ptr err;
+    try {
+        co_await inst->handle_websocket(c, server_end, std::move(req));
+    } catch (...) {
+        err = std::current_exception();
+    }
+    if (err) {
+        // As over the network: the socket closes with 1011 and the error code as reason.
+        server_end->close(1011, to_client_error(err).code);
+        std::rethrow_exception(err);
+    }
+}
+
 }  // namespace
+
+task<std::shared_ptr<websocket>> inprocess_transport::open_websocket(actor_query query, value params,
+                                                                     std::string path) {
+    try {
+        auto id = co_await resolve_id(*core_, std::move(query));
+        auto inst = co_await core_->manager().load_actor(id);
+        auto client_end = std::make_shared<ws_end>(asio::make_strand(core_->executor()));
+        auto opening = open_raw_websocket(inst, std::move(params), websocket_request(path), client_end);
+        co_await asio::co_spawn(inst->strand(), std::move(opening), asio::use_awaitable);
+        co_return client_end;
+    } catch (...) {
+        rethrow_masked(std::current_exception());
+    }
+}
 
 task<std::string> inprocess_transport::resolve(actor_query query) {
     try {

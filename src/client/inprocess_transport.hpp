@@ -18,6 +18,7 @@ public:
     task<value> action(actor_query query, value params, std::string name, array args) override;
     task<http_response> fetch(actor_query query, value params, http_request request) override;
     std::shared_ptr<client_connection> connect(actor_query query, value params) override;
+    task<std::shared_ptr<websocket>> open_websocket(actor_query query, value params, std::string path) override;
     void block(task<void> t) override { core_->block_on(std::move(t)); }
     void dispose() override;
 

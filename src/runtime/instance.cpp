@@ -557,6 +557,16 @@ task<http_response> actor_instance::handle_request(std::shared_ptr<connection> c
     co_return response;
 }
 
+task<void> actor_instance::handle_websocket(std::shared_ptr<connection> c, std::shared_ptr<websocket> ws,
+                                            http_request request) {
+    if (stop_called_) throw errors::internal("Actor is stopping");
+    if (!def_->on_websocket) throw errors::websocket_handler_not_defined();
+    c->upgrade_request = std::make_shared<const http_request>(request);
+    co_await def_->on_websocket(*this, std::move(c), std::move(ws), std::move(request));
+    if (state_touched_) diff_state(true);
+    commit_changes();
+}
+
 // ---- events --------------------------------------------------------------------------------
 
 void actor_instance::broadcast(std::string_view event, array args) {

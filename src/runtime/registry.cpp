@@ -118,6 +118,8 @@ void registry_core::stop() {
     if (started_ || cfg_.caller_driven) {
         try {
             if (cfg_.caller_driven || !threads_.empty()) block_on(manager().shutdown());
+            // Let work that shutdown posted (close notifications, last deliveries) run.
+            if (cfg_.caller_driven) settle();
         } catch (const std::exception& e) {
             log_.error("shutting the driver down failed", {{"error", e.what()}});
         }

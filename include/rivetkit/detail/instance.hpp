@@ -28,6 +28,7 @@
 #include "rivetkit/options.hpp"
 #include "rivetkit/task.hpp"
 #include "rivetkit/value.hpp"
+#include "rivetkit/websocket.hpp"
 
 namespace rivetkit {
 
@@ -88,6 +89,7 @@ public:
     std::set<std::string, std::less<>> subscriptions;
     std::shared_ptr<conn_transport> transport;
     const http_request* request = nullptr;  // only during prepare/connect hooks
+    std::shared_ptr<const http_request> upgrade_request;  // raw WebSockets: kept for their lifetime
     bool connected = false;
     bool disconnected = false;
 };
@@ -150,6 +152,9 @@ public:
     task<value> execute_action(std::shared_ptr<detail::connection> conn, std::string name, array args);
     /// Runs on_request for a raw HTTP request.
     task<http_response> handle_request(std::shared_ptr<detail::connection> conn, http_request request);
+    /// Runs on_websocket for a raw WebSocket (the connection lives until the socket closes).
+    task<void> handle_websocket(std::shared_ptr<detail::connection> conn, std::shared_ptr<websocket> ws,
+                                http_request request);
     void set_subscription(detail::connection& conn, std::string event, bool subscribe);
     /// Requests that hold the actor awake (HTTP requests in flight).
     void begin_request();
