@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -47,8 +48,13 @@ public:
     using iterator = std::vector<entry>::iterator;
     using const_iterator = std::vector<entry>::const_iterator;
 
-    object() = default;
+    object() noexcept;
     object(std::initializer_list<entry> entries);
+    object(const object& other);
+    object(object&&) noexcept;
+    object& operator=(const object& other);
+    object& operator=(object&&) noexcept;
+    ~object();
 
     /// The member named `key`, or nullptr.
     [[nodiscard]] value* find(std::string_view key) noexcept;
@@ -63,6 +69,7 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
     [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
     void reserve(std::size_t n) { entries_.reserve(n); }
+    // Iterators give access to values; changing a key through one is not supported.
     iterator begin() noexcept { return entries_.begin(); }
     iterator end() noexcept { return entries_.end(); }
     const_iterator begin() const noexcept { return entries_.begin(); }
@@ -71,7 +78,15 @@ public:
     friend bool operator==(const object& a, const object& b);
 
 private:
+    // Small objects are searched linearly; past index_threshold members a hash index (hash of
+    // key -> position) keeps lookups and inserts O(1), so decoding a large map is linear.
+    static constexpr std::size_t index_threshold = 16;
+    struct index;
+    void rebuild_index();
+    void index_new_entry();
+
     std::vector<entry> entries_;
+    std::unique_ptr<index> index_;
 };
 
 enum class value_kind : std::uint8_t {

@@ -15,6 +15,7 @@
 //   object  -> map with the 16-bit head b9 nnnn even when small (cbor-x's preallocated head),
 //              keys as text strings in insertion order; above 65535 members a 32-bit head
 //              ba (cbor-x would write a corrupt wrapped 16-bit count there).
+// Strings are written as they are, so they must be valid UTF-8 (all decoded strings are).
 // Note: a JS object lists integer-like keys ("1", "2") first in ascending order; we keep our
 // insertion order, which only differs for such keys.
 //

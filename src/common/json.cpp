@@ -136,7 +136,14 @@ void write(std::string& out, const value& v) {
 }
 
 value revive_bigint(const value& payload) {
+    // BigInt(x) also takes an integral number (an integer literal above 2^53 decodes as one).
     if (payload.is_integer()) return bigint{payload.as_int()};
+    if (payload.is_number()) {
+        const double d = payload.as_double();
+        if (std::trunc(d) != d) fail("invalid $BigInt payload");
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) fail("$BigInt out of 64-bit range");
+        return bigint{static_cast<std::int64_t>(d)};
+    }
     if (!payload.is_string()) fail("invalid $BigInt payload");
     const std::string& s = payload.as_string();
     std::int64_t n = 0;

@@ -14,7 +14,8 @@
 //           JSON.stringify(2**60) = "1152921504606847000"), so they re-encode as the same plain
 //           number rather than as a $BigInt. Exact 64-bit integers travel as ["$BigInt", ...].
 // So a number that happens to be integral comes back as an integer, and undefined inside
-// arrays comes back as null.
+// arrays comes back as null. Strings are written as they are and must be valid UTF-8. Unlike
+// JSON.parse, decode refuses numbers that overflow a double ("1e400") and raw NUL bytes.
 
 #include <nlohmann/json_fwd.hpp>
 

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <limits>
+#include <unordered_map>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -10,19 +12,68 @@
 
 namespace rivetkit {
 
+struct object::index {
+    std::unordered_multimap<std::size_t, std::size_t> positions;  // hash(key) -> entry position
+};
+
+namespace {
+std::size_t key_hash(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
+}  // namespace
+
 object::object(std::initializer_list<entry> entries) {
     entries_.reserve(entries.size());
     for (const auto& e : entries) insert_or_assign(e.first, e.second);
 }
 
-value* object::find(std::string_view key) noexcept {
-    for (auto& e : entries_) {
-        if (e.first == key) return &e.second;
+object::object(const object& other) : entries_(other.entries_) {
+    if (other.index_) index_ = std::make_unique<index>(*other.index_);
+}
+
+object& object::operator=(const object& other) {
+    if (this != &other) {
+        entries_ = other.entries_;
+        index_ = other.index_ ? std::make_unique<index>(*other.index_) : nullptr;
     }
-    return nullptr;
+    return *this;
+}
+
+object::object() noexcept = default;
+object::object(object&&) noexcept = default;
+object& object::operator=(object&&) noexcept = default;
+object::~object() = default;
+
+void object::rebuild_index() {
+    if (entries_.size() <= index_threshold) {
+        index_.reset();
+        return;
+    }
+    if (!index_) index_ = std::make_unique<index>();
+    index_->positions.clear();
+    index_->positions.reserve(entries_.size());
+    for (std::size_t i = 0; i < entries_.size(); ++i) index_->positions.emplace(key_hash(entries_[i].first), i);
+}
+
+void object::index_new_entry() {
+    if (index_) {
+        index_->positions.emplace(key_hash(entries_.back().first), entries_.size() - 1);
+    } else if (entries_.size() > index_threshold) {
+        rebuild_index();
+    }
+}
+
+value* object::find(std::string_view key) noexcept {
+    return const_cast<value*>(std::as_const(*this).find(key));
 }
 
 const value* object::find(std::string_view key) const noexcept {
+    if (index_) {
+        auto [first, last] = index_->positions.equal_range(key_hash(key));
+        for (auto it = first; it != last; ++it) {
+            const auto& e = entries_[it->second];
+            if (e.first == key) return &e.second;
+        }
+        return nullptr;
+    }
     for (const auto& e : entries_) {
         if (e.first == key) return &e.second;
     }
@@ -32,6 +83,7 @@ const value* object::find(std::string_view key) const noexcept {
 value& object::operator[](std::string_view key) {
     if (value* v = find(key)) return *v;
     entries_.emplace_back(std::string(key), value{});
+    index_new_entry();
     return entries_.back().second;
 }
 
@@ -40,6 +92,7 @@ void object::insert_or_assign(std::string_view key, value v) {
         *existing = std::move(v);
     } else {
         entries_.emplace_back(std::string(key), std::move(v));
+        index_new_entry();
     }
 }
 
@@ -47,6 +100,7 @@ bool object::erase(std::string_view key) {
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
         if (it->first == key) {
             entries_.erase(it);
+            rebuild_index();  // positions after it shifted
             return true;
         }
     }

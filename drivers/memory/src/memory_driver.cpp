@@ -115,7 +115,7 @@ public:
 private:
     struct actor {
         actor_record record;
-        std::map<bytes, bytes> kv;
+        std::map<bytes, bytes, bytes_less> kv;
     };
     std::mutex mutex_;
     std::unordered_map<std::string, actor> actors_;

@@ -144,6 +144,8 @@ TEST_CASE("json: the reviver", "[json]") {
     CHECK(same(json::decode(R"(["$BigInt","-9223372036854775808"])"), value(bigint{INT64_MIN})));
     CHECK(same(json::decode(R"(["$BigInt","9223372036854775807"])"), value(bigint{INT64_MAX})));
     CHECK(same(json::decode(R"(["$BigInt",42])"), value(bigint{42})));
+    CHECK(same(json::decode(R"(["$BigInt",1152921504606846976])"), value(bigint{std::int64_t{1} << 60})));
+    CHECK(same(json::decode(R"(["$BigInt",3.0])"), value(bigint{3})));
     CHECK(same(json::decode(R"(["$BigInt","007"])"), value(bigint{7})));
     CHECK(same(json::decode(R"(["$Uint8Array","AQID"])"), value(bytes{1, 2, 3})));
     CHECK(same(json::decode(R"(["$Uint8Array","AQI"])"), value(bytes{1, 2})));  // unpadded
@@ -188,6 +190,7 @@ TEST_CASE("json: malformed input", "[json]") {
     bad(R"(["$BigInt","1.5"])", "json: invalid $BigInt payload");
     bad(R"(["$BigInt",1.5])", "json: invalid $BigInt payload");
     bad(R"(["$BigInt",null])", "json: invalid $BigInt payload");
+    bad(R"(["$BigInt",1e19])", "json: $BigInt out of 64-bit range");
     bad(R"(["$BigInt","9223372036854775808"])", "json: $BigInt out of 64-bit range");
     bad(R"(["$BigInt","-9223372036854775809"])", "json: $BigInt out of 64-bit range");
     bad(R"(["$Uint8Array","@@@@"])", "json: invalid base64 in $Uint8Array");
