@@ -216,6 +216,8 @@ struct definition_base {
     bool has_state = false;
     bool has_conn_state = false;
     bool has_vars = false;
+    /// on_before_connect or create_conn_state is defined (prepare_conn runs user code).
+    bool has_conn_hooks = false;
 
     /// A fresh behavior (typed storage) for one instance.
     [[nodiscard]] virtual std::unique_ptr<behavior> instantiate() const = 0;
@@ -322,6 +324,7 @@ public:
         on_before_action_response = data_.on_before_action_response;
         on_request = data_.on_request;
         on_websocket = data_.on_websocket;
+        has_conn_hooks = static_cast<bool>(data_.on_before_connect) || static_cast<bool>(data_.create_conn_state);
         prepare_conn = [this](actor_instance& inst, connection& c) { return prepare(inst, c); };
     }
 

@@ -175,6 +175,7 @@ public:
     void dispose() override {
         asio::post(strand_, [self = shared_from_this()] {
             if (self->status_ == connection_status::disposed) return;
+            if (self->reconnect_timer_) self->reconnect_timer_->cancel();
             self->set_status(connection_status::disposed);
             self->connected_->set_exception(std::make_exception_ptr(
                 error("client", "disposed", "The connection was disposed", {}, true)));
@@ -229,9 +230,19 @@ public:
         server_conn_.reset();
         inst_.reset();
         set_status(connection_status::disconnected);
-        core_->log().debug("connection closed by the actor; reconnecting", {{"reason", reason}});
         connected_ = oneshot<void>::make();
-        asio::co_spawn(strand_, run_connect(), [](std::exception_ptr) {});
+        const milliseconds delay = next_reconnect_delay();
+        core_->log().debug("connection closed by the actor; reconnecting",
+                           {{"reason", reason}, {"delayMs", std::to_string(delay.count())}});
+        if (delay.count() == 0) {
+            asio::co_spawn(strand_, run_connect(), [](std::exception_ptr) {});
+            return;
+        }
+        reconnect_timer_ = core_->clock()->start_timer(delay, strand_, [w = weak_from_this()] {
+            auto self = w.lock();
+            if (!self || self->status_ == connection_status::disposed) return;
+            asio::co_spawn(self->strand_, self->run_connect(), [](std::exception_ptr) {});
+        });
     }
 
     const asio::strand<asio::any_io_executor>& strand() const { return strand_; }
@@ -244,6 +255,20 @@ private:
     };
 
     task<std::shared_ptr<oneshot<void>>> current_attempt() { co_return connected_; }
+
+    /// The reference client's reconnect policy (client-protocol.md §5.4): the first reconnect
+    /// is immediate, further ones back off from 250 ms, doubling, up to 30 s. A connection that
+    /// stayed up for the longest backoff starts over. Without this, a connection the actor
+    /// closes at once (on_connect throwing) would reconnect in a tight loop forever.
+    milliseconds next_reconnect_delay() {
+        constexpr std::int64_t min_ms = 250;
+        constexpr std::int64_t max_ms = 30'000;
+        if (core_->clock()->now_ms() - connected_at_ms_ >= max_ms) reconnects_ = 0;
+        if (reconnects_++ == 0) return milliseconds(0);
+        std::int64_t d = min_ms;
+        for (unsigned i = 2; i < reconnects_ && d < max_ms; ++i) d *= 2;
+        return milliseconds(std::min(d, max_ms));
+    }
 
     void set_status(connection_status s) {
         std::vector<std::function<void(connection_status)>> cbs;
@@ -286,6 +311,7 @@ private:
                 std::lock_guard lock(mutex_);
                 conn_id_ = c->id;
             }
+            connected_at_ms_ = core_->clock()->now_ms();
             set_status(connection_status::connected);
             attempt->set_value();
         } catch (...) {
@@ -343,6 +369,9 @@ private:
     std::shared_ptr<oneshot<void>> connected_;
     std::shared_ptr<actor_instance> inst_;
     std::shared_ptr<connection> server_conn_;
+    std::int64_t connected_at_ms_ = 0;
+    unsigned reconnects_ = 0;  // reconnects since the connection was last up for a while
+    std::shared_ptr<timer> reconnect_timer_;
 };
 
 void server_side::send_event(const std::shared_ptr<const event_message>& event) {
@@ -383,6 +412,11 @@ public:
         }
     }
     bool is_open() const override { return open_.load(); }
+
+protected:
+    void run_on_executor(std::function<void()> fn) override {
+        asio::post(ex_, [self = shared_from_this(), fn = std::move(fn)] { fn(); });
+    }
 
 private:
     void deliver(websocket_message m) {

@@ -231,6 +231,9 @@ task<void> actor_instance::stop(stop_mode mode) {
         save_timer_->cancel();
         save_timer_.reset();
     }
+    // The final save below is this instance's last write: work still running after it (an
+    // action the stop did not wait for) must not overwrite what a later instance commits.
+    persist_closed_ = true;
     if (mode == stop_mode::sleep) {
         if (state_touched_) diff_state(true);
         try {
@@ -301,6 +304,16 @@ void actor_instance::checkpoint() {
 }
 
 std::shared_ptr<oneshot<void>> actor_instance::commit_changes() {
+    if (persist_closed_) {
+        // Stopped: what changed since the final save can never be committed, so a reply that
+        // reflects it must not leave as a success (in any durability mode).
+        outbox_.clear();
+        if (!persist_dirty_) return ready_oneshot();
+        persist_dirty_ = false;
+        auto lost = oneshot<void>::make();
+        lost->set_exception(std::make_exception_ptr(errors::actor_stopping()));
+        return lost;
+    }
     if (durability_ == durability::relaxed) {
         release_outbox(std::exchange(outbox_, {}));
         if (persist_dirty_) arm_throttled_save();
@@ -356,7 +369,7 @@ void actor_instance::deliver(outgoing& o) {
 }
 
 void actor_instance::arm_throttled_save() {
-    if (save_timer_) return;
+    if (save_timer_ || persist_closed_) return;
     auto elapsed = clock_->now_ms() - last_save_ms_;
     auto delay = std::max<std::int64_t>(0, options().state_save_interval.count() - elapsed);
     save_timer_ = clock_->start_timer(milliseconds(delay), strand_, [w = weak_from_this()] {
@@ -374,7 +387,7 @@ void actor_instance::arm_throttled_save() {
 
 task<void> actor_instance::save_state(bool immediate) {
     if (state_touched_) diff_state(true);
-    if (durability_ != durability::relaxed) return await_oneshot(commit_changes());
+    if (durability_ != durability::relaxed || persist_closed_) return await_oneshot(commit_changes());
     auto done = oneshot<void>::make();
     if (immediate) {
         if (save_timer_) {
@@ -406,9 +419,11 @@ task<std::shared_ptr<connection>> actor_instance::prepare_connection(detail::con
     c->params = std::move(params);
     c->transport = std::move(transport);
     c->request = request;
-    if (def_->prepare_conn) {
+    if (def_->has_conn_hooks) {
         const std::string_view hook_name = "create_conn_state";
         co_await run_hook_with_timeout(def_->prepare_conn(*this, *c), options().create_conn_state_timeout, hook_name);
+    } else if (def_->prepare_conn) {
+        co_await def_->prepare_conn(*this, *c);  // params conversion only: no user code, no deadline
     }
     c->request = nullptr;
     if (stop_called_) throw errors::internal("Actor is stopping");
@@ -436,7 +451,10 @@ void actor_instance::fire_on_connect(const std::shared_ptr<connection>& c) {
                    });
 }
 
-void actor_instance::disconnect(const std::shared_ptr<connection>& c, std::string_view reason) {
+void actor_instance::disconnect(const std::shared_ptr<connection>& conn, std::string_view reason) {
+    // A copy: `conn` may refer to the entry of conns_ that the erase below destroys
+    // (conn<Types>::disconnect passes exactly that).
+    const std::shared_ptr<connection> c = conn;
     if (c->disconnected) return;
     c->disconnected = true;
     c->connected = false;
@@ -648,17 +666,29 @@ bool actor_instance::can_sleep() const {
            !options().no_sleep && conns_.empty() && requests_in_flight_ == 0 && background_tasks_ == 0;
 }
 
+// The idle timer is armed once and re-armed lazily: activity only moves the deadline, and the
+// timer, when it fires early, waits for the rest. Busy actors thus cost no timer operations.
 void actor_instance::reset_sleep_timer() {
-    if (sleep_timer_) {
-        sleep_timer_->cancel();
-        sleep_timer_.reset();
+    if (!can_sleep()) {
+        sleep_deadline_.reset();
+        return;
     }
-    if (!can_sleep()) return;
-    sleep_timer_ = clock_->start_timer(options().sleep_timeout, strand_, [w = weak_from_this()] {
+    sleep_deadline_ = clock_->now_ms() + options().sleep_timeout.count();
+    if (!sleep_timer_) arm_sleep_timer(options().sleep_timeout);
+}
+
+void actor_instance::arm_sleep_timer(milliseconds delay) {
+    sleep_timer_ = clock_->start_timer(delay, strand_, [w = weak_from_this()] {
         auto self = w.lock();
         if (!self) return;
         self->sleep_timer_.reset();
-        if (self->can_sleep()) self->request_sleep();
+        if (!self->sleep_deadline_) return;
+        auto remaining = *self->sleep_deadline_ - self->clock_->now_ms();
+        if (remaining > 0) {
+            self->arm_sleep_timer(milliseconds(remaining));
+        } else if (self->can_sleep()) {
+            self->request_sleep();
+        }
     });
 }
 

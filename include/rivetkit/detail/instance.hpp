@@ -214,6 +214,7 @@ private:
     task<void> write_persisted();
     task<void> rearm_alarm();
     void reset_sleep_timer();
+    void arm_sleep_timer(milliseconds delay);
     [[nodiscard]] bool can_sleep() const;
     std::shared_ptr<detail::oneshot<void>> start_with_deadline(task<void> work, milliseconds timeout, std::string name);
     std::shared_ptr<detail::oneshot<value>> start_async_action(const detail::action_entry& entry,
@@ -260,6 +261,7 @@ private:
     // lifecycle
     bool ready_ = false;
     bool stop_called_ = false;
+    bool persist_closed_ = false;  // the final save was issued: no more writes
     bool sleep_requested_ = false;
     bool destroy_requested_ = false;
     std::map<std::string, std::shared_ptr<detail::connection>> conns_;
@@ -267,6 +269,7 @@ private:
     std::size_t background_tasks_ = 0;
     std::vector<std::shared_ptr<detail::oneshot<void>>> wait_until_;
     std::shared_ptr<timer> sleep_timer_;
+    std::optional<std::int64_t> sleep_deadline_;  // when the idle actor may sleep, if it can
     std::optional<std::int64_t> armed_alarm_;
     bool alarm_known_ = false;  // whether armed_alarm_ reflects what the driver holds
     rivetkit::abort_signal abort_;

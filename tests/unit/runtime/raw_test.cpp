@@ -37,6 +37,13 @@ inline const auto echo = rivetkit::actor<echo_state>()
     })
     .action<"stats">([](auto& c) { return std::as_const(c).state(); });
 
+// Sends and closes at once: the client sees both even though it registers its handlers later.
+inline const auto hasty = rivetkit::actor<echo_state>().on_websocket([](auto&, std::shared_ptr<rivetkit::websocket> ws) {
+    ws->send("first");
+    ws->send("second");
+    ws->close(4001, "done");
+});
+
 inline const auto no_handlers = rivetkit::actor<echo_state>().action<"noop">([](auto&) {});
 
 }  // namespace raw_test
@@ -135,4 +142,17 @@ TEST_CASE("raw websocket without on_websocket fails with handler/websocket_not_d
         CHECK(e.group() == "handler");
         CHECK(e.code() == "websocket_not_defined");
     }
+}
+
+TEST_CASE("raw websocket: messages and a close that arrive before handlers are set are not lost", "[runtime][raw]") {
+    rivetkit::testing::test_registry t({{"hasty", raw_test::hasty}});
+    auto ws = t.client().get_or_create("hasty", {"a"}).websocket();
+    t.settle();  // everything the actor sent has arrived by now
+    std::vector<std::string> received;
+    std::optional<std::uint16_t> code;
+    ws->on_message([&](const rivetkit::websocket_message& m) { received.push_back(m.data); });
+    ws->on_close([&](std::uint16_t c, const std::string&) { code = c; });
+    t.settle();
+    CHECK(received == std::vector<std::string>{"first", "second"});
+    CHECK(code == 4001);
 }
