@@ -299,20 +299,38 @@ task<void> local_host::stop_flow(std::string actor_id, stop_mode mode) {
 }
 
 task<void> local_host::shutdown() {
-    std::vector<std::string> ids;
     {
+        // From here on nothing new starts (loads fail); running actors are put to sleep.
         std::lock_guard lock(mutex_);
-        for (auto& [id, e] : entries_) {
-            if (e.state == phase::running) ids.push_back(id);
+        shut_down_ = true;
+        for (auto& [id, a] : alarms_) {
+            if (a.timer) a.timer->cancel();
         }
+        alarms_.clear();
     }
-    for (auto& id : ids) co_await stop_flow(id, stop_mode::sleep);
-    std::lock_guard lock(mutex_);
-    shut_down_ = true;
-    for (auto& [id, a] : alarms_) {
-        if (a.timer) a.timer->cancel();
+    for (;;) {
+        std::vector<std::string> running;
+        std::vector<std::shared_ptr<oneshot<std::shared_ptr<actor_instance>>>> starting;
+        std::vector<std::shared_ptr<oneshot<void>>> stopping;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& [id, e] : entries_) {
+                if (e.state == phase::running) running.push_back(id);
+                if (e.state == phase::starting) starting.push_back(e.started);
+                if (e.state == phase::stopping) stopping.push_back(e.stopped);
+            }
+        }
+        if (running.empty() && starting.empty() && stopping.empty()) break;
+        // Starts already under way finish first, then get stopped like the others.
+        for (auto& s : starting) {
+            try {
+                co_await s->wait();
+            } catch (...) {
+            }
+        }
+        for (auto& s : stopping) co_await s->wait();
+        for (auto& id : running) co_await stop_flow(id, stop_mode::sleep);
     }
-    alarms_.clear();
 }
 
 // ---- actor driver --------------------------------------------------------------------------

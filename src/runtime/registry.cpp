@@ -114,6 +114,9 @@ void registry_core::start() {
 
 void registry_core::stop() {
     if (stopped_) return;
+    if (on_io_thread() && !cfg_.caller_driven) {
+        throw blocking_call_error("rivetkit: registry::stop() called from one of its own io threads");
+    }
     stopped_ = true;
     if (started_ || cfg_.caller_driven) {
         try {
