@@ -108,6 +108,9 @@ public:
     /// actor/not_found when it does not exist and actor/stopping while it is being stopped.
     virtual task<std::shared_ptr<actor_instance>> load_actor(std::string actor_id) = 0;
 
+    /// Called once when the registry starts, before any request: e.g. re-arms persisted alarms
+    /// so scheduled actions missed while the process was down run now.
+    virtual task<void> start() { co_return; }
     /// Stops every running actor as for sleep (state saved); used on registry shutdown.
     virtual task<void> shutdown() = 0;
     /// "Memory", "File System", ... for banners and /metadata.

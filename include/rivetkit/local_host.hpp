@@ -48,7 +48,7 @@ public:
     local_host(const driver_env& env, std::shared_ptr<local_store> store);
     ~local_host() override;
 
-    /// Re-arms the alarms the store remembers (missed ones fire at once). Call once at start.
+    /// Re-arms the alarms the store remembers (missed ones fire at once). Runs at registry start.
     task<void> restore_alarms();
 
     // manager_driver
@@ -59,6 +59,8 @@ public:
     task<std::vector<actor_record>> list_actors(std::string name) override;
     task<void> destroy_actor(std::string actor_id) override;
     task<std::shared_ptr<actor_instance>> load_actor(std::string actor_id) override;
+    /// Re-arms the alarms the store remembers.
+    task<void> start() override { return restore_alarms(); }
     task<void> shutdown() override;
     [[nodiscard]] std::string display_name() const override { return store_->display_name(); }
 

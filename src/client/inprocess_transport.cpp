@@ -172,11 +172,29 @@ public:
         co_return co_await asio::co_spawn(strand_, action_impl(std::move(name), std::move(args)), asio::use_awaitable);
     }
 
+    // Once dispose() returns no listener of this connection runs again: listeners are dropped
+    // here, and a callback running on another thread is waited for (callback_mutex_).
     void dispose() override {
+        std::vector<std::function<void(connection_status)>> status_cbs;
+        {
+            std::lock_guard cb(callback_mutex_);
+            {
+                std::lock_guard lock(mutex_);
+                if (status_ == connection_status::disposed) return;
+                status_ = connection_status::disposed;
+                status_cbs.swap(status_listeners_);
+                listeners_.clear();
+                error_listeners_.clear();
+            }
+            for (auto& f : status_cbs) {
+                try {
+                    f(connection_status::disposed);
+                } catch (...) {
+                }
+            }
+        }
         asio::post(strand_, [self = shared_from_this()] {
-            if (self->status_ == connection_status::disposed) return;
             if (self->reconnect_timer_) self->reconnect_timer_->cancel();
-            self->set_status(connection_status::disposed);
             self->connected_->set_exception(std::make_exception_ptr(
                 error("client", "disposed", "The connection was disposed", {}, true)));
             if (self->inst_ && self->server_conn_) {
@@ -202,6 +220,7 @@ public:
 
     // From the server side (posted onto our strand).
     void on_event(const std::shared_ptr<const event_message>& event) {
+        std::lock_guard cb(callback_mutex_);
         std::vector<std::function<void(const array&)>> targets;
         {
             std::lock_guard lock(mutex_);
@@ -226,7 +245,7 @@ public:
     }
 
     void on_closed(std::string reason) {
-        if (status_ == connection_status::disposed) return;
+        if (status() == connection_status::disposed) return;
         server_conn_.reset();
         inst_.reset();
         set_status(connection_status::disconnected);
@@ -240,7 +259,7 @@ public:
         }
         reconnect_timer_ = core_->clock()->start_timer(delay, strand_, [w = weak_from_this()] {
             auto self = w.lock();
-            if (!self || self->status_ == connection_status::disposed) return;
+            if (!self || self->status() == connection_status::disposed) return;
             asio::co_spawn(self->strand_, self->run_connect(), [](std::exception_ptr) {});
         });
     }
@@ -271,9 +290,11 @@ private:
     }
 
     void set_status(connection_status s) {
+        std::lock_guard cb(callback_mutex_);
         std::vector<std::function<void(connection_status)>> cbs;
         {
             std::lock_guard lock(mutex_);
+            if (status_ == connection_status::disposed) return;  // final
             status_ = s;
             cbs = status_listeners_;
         }
@@ -301,7 +322,7 @@ private:
             auto side = std::make_shared<server_side>(weak_from_this());
             auto opening = open_server_conn(inst, params_, side, std::move(events));
             auto c = co_await asio::co_spawn(inst->strand(), std::move(opening), asio::use_awaitable);
-            if (status_ == connection_status::disposed) {
+            if (status() == connection_status::disposed) {
                 asio::post(inst->strand(), [inst, c] { inst->disconnect(c); });
                 co_return;
             }
@@ -316,6 +337,7 @@ private:
             attempt->set_value();
         } catch (...) {
             auto shown = to_client_error(std::current_exception());
+            std::lock_guard cb_lock(callback_mutex_);
             std::vector<std::function<void(const client_error&)>> cbs;
             {
                 std::lock_guard lock(mutex_);
@@ -327,7 +349,7 @@ private:
                 } catch (...) {
                 }
             }
-            if (status_ != connection_status::disposed) set_status(connection_status::disconnected);
+            set_status(connection_status::disconnected);  // ignored once disposed
             attempt->set_exception(std::make_exception_ptr(error(shown.group, shown.code, shown.message, shown.metadata)));
         }
     }
@@ -362,6 +384,7 @@ private:
     std::map<std::uint64_t, listener> listeners_;
     std::uint64_t next_listener_ = 0;
     std::vector<std::function<void(const client_error&)>> error_listeners_;
+    std::recursive_mutex callback_mutex_;  // held while user callbacks run
     std::vector<std::function<void(connection_status)>> status_listeners_;
     connection_status status_ = connection_status::connecting;
     std::string conn_id_;

@@ -305,11 +305,14 @@ void actor_instance::checkpoint() {
 
 std::shared_ptr<oneshot<void>> actor_instance::commit_changes() {
     if (persist_closed_) {
-        // Stopped: what changed since the final save can never be committed, so a reply that
-        // reflects it must not leave as a success (in any durability mode).
+        // Stopped: what changed since the final save can never be committed, so no reply that
+        // may reflect it leaves as a success (in any durability mode).
         outbox_.clear();
-        if (!persist_dirty_) return ready_oneshot();
-        persist_dirty_ = false;
+        if (persist_dirty_) {
+            persist_dirty_ = false;
+            changes_lost_ = true;
+        }
+        if (!changes_lost_) return ready_oneshot();
         auto lost = oneshot<void>::make();
         lost->set_exception(std::make_exception_ptr(errors::actor_stopping()));
         return lost;

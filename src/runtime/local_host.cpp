@@ -367,6 +367,7 @@ task<void> local_host::set_alarm(std::string actor_id, std::optional<std::int64_
 
 void local_host::arm_alarm(const std::string& actor_id, std::int64_t timestamp) {
     // Called with mutex_ held.
+    if (auto a = alarms_.find(actor_id); a != alarms_.end() && a->second.timer) a->second.timer->cancel();
     auto delay = milliseconds(timestamp - env_.clock->now_ms());
     auto self = weak_from_this();
     auto t = env_.clock->start_timer(delay, env_.executor, [self, actor_id, timestamp] {

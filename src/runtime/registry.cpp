@@ -94,6 +94,14 @@ std::shared_ptr<rivetkit::client> registry_core::shared_client() {
 void registry_core::start() {
     if (started_) return;
     started_ = true;
+    asio::co_spawn(io_, manager().start(), [this](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log_.error("starting the driver failed", {{"error", ex.what()}});
+        }
+    });
     if (cfg_.caller_driven) return;
     work_.emplace(io_.get_executor());
     for (std::size_t i = 0; i < cfg_.threads; ++i) {

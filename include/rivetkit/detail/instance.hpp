@@ -262,6 +262,7 @@ private:
     bool ready_ = false;
     bool stop_called_ = false;
     bool persist_closed_ = false;  // the final save was issued: no more writes
+    bool changes_lost_ = false;    // state changed after that save
     bool sleep_requested_ = false;
     bool destroy_requested_ = false;
     std::map<std::string, std::shared_ptr<detail::connection>> conns_;
