@@ -53,6 +53,8 @@ public:
 
     /// Moves time forward by `d`, firing every timer that falls due; returns how many fired.
     std::size_t advance(milliseconds d);
+    /// Moves time to the earliest pending timer and fires what is due then; false if none.
+    bool advance_to_next();
     /// Number of timers waiting.
     [[nodiscard]] std::size_t pending() const;
     void set_settle(std::function<void()> settle);

@@ -134,6 +134,16 @@ std::size_t virtual_clock::advance(milliseconds d) {
     return fired;
 }
 
+bool virtual_clock::advance_to_next() {
+    std::int64_t delta;
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->timers.empty()) return false;
+        delta = std::max<std::int64_t>(0, impl_->timers.begin()->first.first - impl_->now);
+    }
+    return advance(milliseconds(delta)) > 0;
+}
+
 std::size_t virtual_clock::pending() const {
     std::lock_guard lock(impl_->mutex);
     return impl_->timers.size();

@@ -157,6 +157,7 @@ void registry_core::pump_until(const std::function<bool()>& pred) {
     while (!pred()) {
         if (io_.stopped()) io_.restart();
         if (io_.poll_one() == 0) {
+            if (idle_hook_ && idle_hook_()) continue;
             throw blocking_call_error(
                 "rivetkit::testing: the awaited operation cannot complete: no work is ready (advance the "
                 "virtual clock?)");

@@ -28,8 +28,11 @@ test_registry::test_registry(std::vector<registration> actors, test_options opti
 }
 
 test_registry::~test_registry() {
-    clock_->set_settle(nullptr);
+    // Shutting down runs on_sleep hooks and waits for wait_until work, which may wait on
+    // timers: let virtual time pass as far as that takes.
+    core_->set_idle_hook([clock = clock_] { return clock->advance_to_next(); });
     core_->stop();
+    clock_->set_settle(nullptr);
 }
 
 void test_registry::advance(milliseconds d) { clock_->advance(d); }

@@ -119,6 +119,9 @@ public:
     void pump_until(const std::function<bool()>& pred);
     /// Caller-driven mode: runs every ready handler.
     void settle();
+    /// Caller-driven mode: called when a blocking wait finds no ready work; returns whether it
+    /// made some (the test harness lets virtual time pass while shutting down).
+    void set_idle_hook(std::function<bool()> hook) { idle_hook_ = std::move(hook); }
     /// Throws blocking_call_error when called from an io thread or a harness callback.
     void check_blocking_allowed() const;
 
@@ -134,6 +137,7 @@ private:
     logger log_;
     std::mutex client_mutex_;
     std::shared_ptr<rivetkit::client> client_;
+    std::function<bool()> idle_hook_;
     bool started_ = false;
     bool stopped_ = false;
 };
