@@ -70,6 +70,9 @@ struct client_error {
     int http_status = 500;
 };
 
+/// The message of any exception (what() for std::exception), for logs.
+[[nodiscard]] std::string describe_exception(std::exception_ptr e);
+
 /// Masks any exception into what a client may see. Public rivetkit::error passes through;
 /// everything else becomes internal/internal_error with a fixed message.
 [[nodiscard]] client_error to_client_error(std::exception_ptr e);

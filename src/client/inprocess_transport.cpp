@@ -53,49 +53,6 @@ task<std::string> resolve_id(registry_core& core, actor_query q) {
     throw errors::internal("unknown actor query");
 }
 
-/// A one-off action: a transient connection around one call, as the reference does for HTTP.
-task<value> transient_action(std::shared_ptr<actor_instance> inst, value params, std::string name, array args) {
-    inst->begin_request();
-    std::exception_ptr err;
-    value out;
-    try {
-        auto c = co_await inst->prepare_connection(conn_kind::transient, std::move(params), nullptr, nullptr);
-        inst->connect(c);
-        try {
-            out = co_await inst->execute_action(c, std::move(name), std::move(args));
-        } catch (...) {
-            err = std::current_exception();
-        }
-        inst->disconnect(c);
-    } catch (...) {
-        err = std::current_exception();
-    }
-    inst->end_request();
-    if (err) std::rethrow_exception(err);
-    co_return out;
-}
-
-task<http_response> transient_request(std::shared_ptr<actor_instance> inst, value params, http_request req) {
-    inst->begin_request();
-    std::exception_ptr err;
-    http_response out;
-    try {
-        auto c = co_await inst->prepare_connection(conn_kind::transient, std::move(params), nullptr, &req);
-        inst->connect(c);
-        try {
-            out = co_await inst->handle_request(c, std::move(req));
-        } catch (...) {
-            err = std::current_exception();
-        }
-        inst->disconnect(c);
-    } catch (...) {
-        err = std::current_exception();
-    }
-    inst->end_request();
-    if (err) std::rethrow_exception(err);
-    co_return out;
-}
-
 // ---- connections ----
 
 class inprocess_connection;
@@ -546,9 +503,8 @@ task<value> inprocess_transport::action(actor_query query, value params, std::st
     try {
         auto id = co_await resolve_id(*core_, std::move(query));
         auto inst = co_await core_->manager().load_actor(id);
-        co_return co_await asio::co_spawn(inst->strand(),
-                                          transient_action(inst, std::move(params), std::move(name), std::move(args)),
-                                          asio::use_awaitable);
+        auto call = inst->call_transient(std::move(params), nullptr, std::move(name), std::move(args));
+        co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
     } catch (...) {
         rethrow_masked(std::current_exception());
     }
@@ -558,8 +514,8 @@ task<http_response> inprocess_transport::fetch(actor_query query, value params, 
     try {
         auto id = co_await resolve_id(*core_, std::move(query));
         auto inst = co_await core_->manager().load_actor(id);
-        co_return co_await asio::co_spawn(inst->strand(), transient_request(inst, std::move(params), std::move(request)),
-                                          asio::use_awaitable);
+        auto call = inst->request_transient(std::move(params), std::move(request));
+        co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
     } catch (...) {
         rethrow_masked(std::current_exception());
     }

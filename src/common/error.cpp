@@ -31,6 +31,17 @@ conversion_error conversion_error::within(std::string_view segment) const {
     return conversion_error(std::string(segment) + path_, detail_);
 }
 
+std::string describe_exception(std::exception_ptr e) {
+    try {
+        if (e) std::rethrow_exception(e);
+        return "no exception";
+    } catch (const std::exception& ex) {
+        return ex.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
 client_error to_client_error(const std::exception& e) {
     if (const auto* re = dynamic_cast<const error*>(&e); re != nullptr && re->is_public()) {
         return {re->group(), re->code(), re->message(), re->metadata(), re->http_status()};

@@ -1,5 +1,7 @@
 #include "rivetkit/ids.hpp"
 
+#include "common/json.hpp"
+
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -31,33 +33,6 @@ void append_hex(std::string& out, unsigned char byte) {
     out += hex_digits[byte & 0x0f];
 }
 
-// Appends `s` as a JSON string literal exactly as ECMAScript JSON.stringify (QuoteJSONString)
-// writes it: the two-character escapes for " \ \b \f \n \r \t, \u00xx (lowercase hex) for the
-// other control characters, everything else - including DEL and non-ASCII - unchanged.
-// (JS also escapes lone surrogates, which well-formed UTF-8 cannot contain.)
-void append_js_json_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    append_hex(out, c);
-                } else {
-                    out += ch;
-                }
-        }
-    }
-    out += '"';
-}
 
 }  // namespace
 
@@ -111,11 +86,11 @@ std::string sha256_hex(std::string_view data) {
 std::string file_system_actor_id(std::string_view name, const actor_key& key) {
     // JSON.stringify([name, key]) has no whitespace: ["name",["a","b"]] and ["name",[]].
     std::string json = "[";
-    append_js_json_string(json, name);
+    json::append_string(json, name);
     json += ",[";
     for (std::size_t i = 0; i < key.size(); ++i) {
         if (i != 0) json += ',';
-        append_js_json_string(json, key[i]);
+        json::append_string(json, key[i]);
     }
     json += "]]";
     return sha256_hex(json).substr(0, 16);

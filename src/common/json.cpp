@@ -45,37 +45,12 @@ bool fits_plain_integer(std::int64_t i) {
     return i >= -limit && i <= limit;
 }
 
-void write_string(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out += '"';
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out += hex[c >> 4];
-                    out += hex[c & 0xF];
-                } else {
-                    out += ch;  // non-ASCII passes through as UTF-8, like JSON.stringify
-                }
-        }
-    }
-    out += '"';
-}
 
 void write_tagged(std::string& out, std::string_view tag, std::string_view payload) {
     out += "[\"";
     out += tag;
     out += "\",";
-    write_string(out, payload);
+    append_string(out, payload);
     out += ']';
 }
 
@@ -99,14 +74,14 @@ void write(std::string& out, const value& v) {
             break;
         }
         case value_kind::bigint: write_tagged(out, "$BigInt", std::to_string(v.as_int())); break;
-        case value_kind::string: write_string(out, v.as_string()); break;
+        case value_kind::string: append_string(out, v.as_string()); break;
         case value_kind::binary: write_tagged(out, "$Uint8Array", base64_encode(v.as_binary())); break;
         case value_kind::array: {
             const auto& a = v.as_array();
             out += '[';
             if (a.size() == 2 && a[0].is_string() && a[0].as_string().starts_with('$')) {
                 // The replacer's escape, so the reviver can tell user data from its own tags.
-                write_string(out, "$" + a[0].as_string());
+                append_string(out, "$" + a[0].as_string());
                 out += ',';
                 write(out, a[1]);
             } else {
@@ -125,7 +100,7 @@ void write(std::string& out, const value& v) {
                 if (member.is_undefined()) continue;
                 if (!first) out += ',';
                 first = false;
-                write_string(out, k);
+                append_string(out, k);
                 out += ':';
                 write(out, member);
             }
@@ -240,6 +215,32 @@ private:
 };
 
 }  // namespace
+
+void append_string(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += hex[c >> 4];
+                    out += hex[c & 0xF];
+                } else {
+                    out += ch;  // non-ASCII passes through as UTF-8, like JSON.stringify
+                }
+        }
+    }
+    out += '"';
+}
 
 std::string number_to_string(double d) {
     if (std::isnan(d)) return "NaN";

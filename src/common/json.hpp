@@ -29,6 +29,11 @@ namespace rivetkit::json {
 inline constexpr std::size_t max_depth = 128;
 
 [[nodiscard]] std::string encode(const value& v);
+
+/// Appends `s` as a JSON string literal exactly as JSON.stringify writes it: the two-character
+/// escapes for " \ \b \f \n \r \t, \u00xx (lowercase) for other control characters, the rest
+/// unchanged (`s` must be UTF-8).
+void append_string(std::string& out, std::string_view s);
 /// Throws errors::malformed_message("json: ...") on invalid JSON, trailing garbage, nesting
 /// deeper than max_depth, an unknown "$..." tag, a bad $BigInt or bad base64.
 [[nodiscard]] value decode(std::string_view text);

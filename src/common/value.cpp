@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/json.hpp"
 #include "rivetkit/convert.hpp"
 #include "rivetkit/error.hpp"
 
@@ -227,25 +228,6 @@ std::size_t value::size() const noexcept {
 bool operator==(const value& a, const value& b) { return a.data_ == b.data_; }
 
 namespace {
-void append_quoted(std::string& out, std::string_view s) {
-    out += '"';
-    for (char ch : s) {
-        switch (ch) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(ch) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(ch));
-                } else {
-                    out += ch;
-                }
-        }
-    }
-    out += '"';
-}
 
 void append_debug(std::string& out, const value& v) {
     switch (v.kind()) {
@@ -255,7 +237,7 @@ void append_debug(std::string& out, const value& v) {
         case value_kind::integer: out += std::to_string(v.as_int()); break;
         case value_kind::number: out += fmt::format("{}", v.as_double()); break;
         case value_kind::bigint: out += std::to_string(v.as_int()) + "n"; break;
-        case value_kind::string: append_quoted(out, v.as_string()); break;
+        case value_kind::string: json::append_string(out, v.as_string()); break;
         case value_kind::binary: out += fmt::format("<{} bytes>", v.as_binary().size()); break;
         case value_kind::array: {
             out += '[';
@@ -274,7 +256,7 @@ void append_debug(std::string& out, const value& v) {
             for (const auto& [k, x] : v.as_object()) {
                 if (!first) out += ',';
                 first = false;
-                append_quoted(out, k);
+                json::append_string(out, k);
                 out += ':';
                 append_debug(out, x);
             }

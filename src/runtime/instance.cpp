@@ -36,15 +36,6 @@ std::shared_ptr<oneshot<void>> ready_oneshot() {
 
 task<void> await_oneshot(std::shared_ptr<oneshot<void>> o) { co_await o->wait(); }
 
-std::string describe(std::exception_ptr e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        return ex.what();
-    } catch (...) {
-        return "unknown exception";
-    }
-}
 }  // namespace
 
 void abort_signal::on_abort(std::function<void()> fn) {
@@ -214,7 +205,7 @@ task<void> actor_instance::stop(stop_mode mode) {
             const std::string_view hook_name = mode == stop_mode::sleep ? "on_sleep" : "on_destroy";
             co_await run_hook_with_timeout(hook(*this), timeout, hook_name);
         } catch (...) {
-            log_.error("stop hook failed", {{"error", describe(std::current_exception())}});
+            log_.error("stop hook failed", {{"error", describe_exception(std::current_exception())}});
         }
     }
 
@@ -239,7 +230,7 @@ task<void> actor_instance::stop(stop_mode mode) {
         try {
             co_await write_persisted();
         } catch (...) {
-            log_.error("final save failed", {{"error", describe(std::current_exception())}});
+            log_.error("final save failed", {{"error", describe_exception(std::current_exception())}});
         }
     }
     outbox_.clear();
@@ -277,7 +268,7 @@ void actor_instance::diff_state(bool notify) {
     try {
         def_->on_state_change(*this);
     } catch (...) {
-        log_.error("on_state_change failed", {{"error", describe(std::current_exception())}});
+        log_.error("on_state_change failed", {{"error", describe_exception(std::current_exception())}});
     }
     in_state_change_hook_ = false;
     // Changes the hook made are persisted but not reported again.
@@ -333,7 +324,7 @@ std::shared_ptr<oneshot<void>> actor_instance::commit_changes() {
             [self = shared_from_this(), done, batch = std::exchange(outbox_, {})](std::exception_ptr e) mutable {
                 --self->writes_in_flight_;
                 if (e) {
-                    self->log_.error("saving state failed", {{"error", describe(e)}});
+                    self->log_.error("saving state failed", {{"error", describe_exception(e)}});
                     // The change is not durable: events describing it are dropped and the
                     // actions waiting on it fail.
                     done->set_exception(e);
@@ -367,7 +358,7 @@ void actor_instance::deliver(outgoing& o) {
     try {
         c->transport->send_event(o.event);
     } catch (...) {
-        log_.warn("sending event failed", {{"event", o.event->name}, {"error", describe(std::current_exception())}});
+        log_.warn("sending event failed", {{"event", o.event->name}, {"error", describe_exception(std::current_exception())}});
     }
 }
 
@@ -382,7 +373,7 @@ void actor_instance::arm_throttled_save() {
         if (self->state_touched_) self->diff_state(true);
         auto waiters = std::exchange(self->save_waiters_, {});
         asio::co_spawn(self->strand_, self->write_persisted(), [self, waiters](std::exception_ptr e) {
-            if (e) self->log_.error("saving state failed", {{"error", describe(e)}});
+            if (e) self->log_.error("saving state failed", {{"error", describe_exception(e)}});
             for (auto& w : waiters) e ? (void)w->set_exception(e) : (void)w->set_value();
         });
     });
@@ -449,7 +440,7 @@ void actor_instance::fire_on_connect(const std::shared_ptr<connection>& c) {
                    [self = shared_from_this(), c](std::exception_ptr e) {
                        if (!e) return;
                        auto err = to_client_error(e);
-                       self->log_.warn("on_connect failed; disconnecting", {{"conn", c->id}, {"error", describe(e)}});
+                       self->log_.warn("on_connect failed; disconnecting", {{"conn", c->id}, {"error", describe_exception(e)}});
                        self->disconnect(c, err.code);
                    });
 }
@@ -475,8 +466,67 @@ void actor_instance::disconnect(const std::shared_ptr<connection>& conn, std::st
 void actor_instance::fire_on_disconnect(const std::shared_ptr<connection>& c) {
     if (!def_->on_disconnect) return;
     asio::co_spawn(strand_, def_->on_disconnect(*this, c), [self = shared_from_this()](std::exception_ptr e) {
-        if (e) self->log_.error("on_disconnect failed", {{"error", describe(e)}});
+        if (e) self->log_.error("on_disconnect failed", {{"error", describe_exception(e)}});
     });
+}
+
+namespace {
+// What call_transient and request_transient share: a request in flight, and a transient
+// connection around `body(connection)`, disconnected (on_disconnect) before the result returns.
+template <class T, class Body>
+task<T> with_transient(actor_instance& inst, value params, const http_request* request, Body body) {
+    inst.begin_request();
+    std::exception_ptr err;
+    T out{};
+    try {
+        auto c = co_await inst.prepare_connection(detail::conn_kind::transient, std::move(params), nullptr, request);
+        inst.connect(c);
+        try {
+            auto work = body(c);
+            out = co_await std::move(work);
+        } catch (...) {
+            err = std::current_exception();
+        }
+        inst.disconnect(c);
+    } catch (...) {
+        err = std::current_exception();
+    }
+    inst.end_request();
+    if (err) std::rethrow_exception(err);
+    co_return out;
+}
+
+struct run_action {
+    actor_instance* inst;
+    std::string name;
+    array args;
+    task<value> operator()(const std::shared_ptr<connection>& c) {
+        return inst->execute_action(c, std::move(name), std::move(args));
+    }
+};
+
+struct run_request {
+    actor_instance* inst;
+    http_request* request;
+    task<http_response> operator()(const std::shared_ptr<connection>& c) {
+        return inst->handle_request(c, std::move(*request));
+    }
+};
+}  // namespace
+
+task<value> actor_instance::call_transient(value params, const http_request* request, std::string name, array args) {
+    auto self = shared_from_this();  // alive until the reply
+    run_action body{this, std::move(name), std::move(args)};  // named: see the GCC 12 rule
+    auto work = with_transient<value>(*this, std::move(params), request, std::move(body));
+    co_return co_await std::move(work);
+}
+
+task<http_response> actor_instance::request_transient(value params, http_request request) {
+    auto self = shared_from_this();
+    http_request req = std::move(request);
+    run_request body{this, &req};
+    auto work = with_transient<http_response>(*this, std::move(params), &req, body);
+    co_return co_await std::move(work);
 }
 
 void actor_instance::set_subscription(connection& c, std::string event, bool subscribe) {
@@ -540,13 +590,13 @@ task<value> actor_instance::execute_action(std::shared_ptr<connection> c, std::s
     if (err) {
         auto shown = to_client_error(err);
         if (shown.group == "internal") {
-            log_.error("action failed", {{"action", name}, {"error", describe(err)}});
+            log_.error("action failed", {{"action", name}, {"error", describe_exception(err)}});
         }
     } else if (def_->on_before_action_response) {
         try {
             output = co_await def_->on_before_action_response(*this, name, args, output);
         } catch (...) {
-            log_.error("on_before_action_response failed", {{"action", name}, {"error", describe(std::current_exception())}});
+            log_.error("on_before_action_response failed", {{"action", name}, {"error", describe_exception(std::current_exception())}});
         }
     }
 
@@ -568,7 +618,7 @@ task<http_response> actor_instance::handle_request(std::shared_ptr<connection> c
     } catch (...) {
         err = std::current_exception();
         if (to_client_error(err).group == "internal") {
-            log_.error("on_request failed", {{"error", describe(err)}});
+            log_.error("on_request failed", {{"error", describe_exception(err)}});
         }
     }
     if (state_touched_) diff_state(true);
@@ -653,7 +703,7 @@ task<void> actor_instance::on_alarm() {
                 it->second.call(*this, nullptr, args);
             }
         } catch (...) {
-            log_.error("scheduled action failed", {{"action", e.action}, {"error", describe(std::current_exception())}});
+            log_.error("scheduled action failed", {{"action", e.action}, {"error", describe_exception(std::current_exception())}});
         }
         if (state_touched_) diff_state(true);
     }
@@ -717,7 +767,7 @@ void actor_instance::wait_until(task<void> work) {
     auto done = oneshot<void>::make();
     wait_until_.push_back(done);
     asio::co_spawn(strand_, std::move(work), [self = shared_from_this(), done](std::exception_ptr e) {
-        if (e) self->log_.error("wait_until work failed", {{"error", describe(e)}});
+        if (e) self->log_.error("wait_until work failed", {{"error", describe_exception(e)}});
         done->set_value();
     });
 }
@@ -728,7 +778,7 @@ void actor_instance::run_in_background(task<void> work) {
     ++background_tasks_;
     reset_sleep_timer();
     asio::co_spawn(strand_, std::move(work), [self = shared_from_this(), done](std::exception_ptr e) {
-        if (e) self->log_.error("background work failed", {{"error", describe(e)}});
+        if (e) self->log_.error("background work failed", {{"error", describe_exception(e)}});
         --self->background_tasks_;
         done->set_value();
         self->reset_sleep_timer();
@@ -737,7 +787,7 @@ void actor_instance::run_in_background(task<void> work) {
 
 void actor_instance::spawn_logged(task<void> work, std::string_view what) {
     asio::co_spawn(strand_, std::move(work), [self = shared_from_this(), what = std::string(what)](std::exception_ptr e) {
-        if (e) self->log_.error(what + " failed", {{"error", describe(e)}});
+        if (e) self->log_.error(what + " failed", {{"error", describe_exception(e)}});
     });
 }
 

@@ -21,18 +21,6 @@ namespace rivetkit {
 
 using detail::oneshot;
 
-namespace {
-std::string describe(std::exception_ptr e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        return ex.what();
-    } catch (...) {
-        return "unknown exception";
-    }
-}
-}  // namespace
-
 std::vector<kv_entry> initial_actor_kv(const value& input) {
     bare::writer w;
     w.u16(3);
@@ -289,7 +277,7 @@ task<void> local_host::stop_flow(std::string actor_id, stop_mode mode) {
             co_await store_->delete_actor(actor_id);
         }
     } catch (...) {
-        inst->log().error("stopping actor failed", {{"error", describe(std::current_exception())}});
+        inst->log().error("stopping actor failed", {{"error", describe_exception(std::current_exception())}});
     }
     {
         std::lock_guard lock(mutex_);
@@ -390,7 +378,7 @@ task<void> local_host::alarm_flow(std::string actor_id, std::int64_t timestamp) 
         auto inst = co_await load_actor(actor_id);
         co_await asio::co_spawn(inst->strand(), inst->on_alarm(), asio::use_awaitable);
     } catch (...) {
-        env_.registry->log().warn("alarm could not run", {{"actorId", actor_id}, {"error", describe(std::current_exception())}});
+        env_.registry->log().warn("alarm could not run", {{"actorId", actor_id}, {"error", describe_exception(std::current_exception())}});
     }
 }
 

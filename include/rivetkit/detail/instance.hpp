@@ -155,6 +155,11 @@ public:
     /// Runs on_websocket for a raw WebSocket (the connection lives until the socket closes).
     task<void> handle_websocket(std::shared_ptr<detail::connection> conn, std::shared_ptr<websocket> ws,
                                 http_request request);
+    /// A one-off action on a transient connection (prepare, connect, act, disconnect), as the
+    /// reference does for every HTTP action. Keeps the actor awake meanwhile.
+    task<value> call_transient(value params, const http_request* request, std::string name, array args);
+    /// A raw HTTP request to on_request on a transient connection.
+    task<http_response> request_transient(value params, http_request request);
     void set_subscription(detail::connection& conn, std::string event, bool subscribe);
     /// Requests that hold the actor awake (HTTP requests in flight).
     void begin_request();
