@@ -136,6 +136,31 @@ struct typed_action {
     }
 };
 
+/// call<"name">(args...) / async_call<"name">(args...) checked against `Def`, for any class that
+/// provides `send_action(name, args)` and `transport_ref()`.
+template <class Def, class Derived>
+class typed_calls {
+public:
+    template <fixed_string Name, class... A>
+    auto call(A&&... args) {
+        return block_on(self().transport_ref(), async_call<Name>(std::forward<A>(args)...));
+    }
+    template <fixed_string Name, class... A>
+    auto async_call(A&&... args) -> task<typename typed_action<Def, Name>::result> {
+        using act = typed_action<Def, Name>;
+        static_assert(act::template accepts<A...>(), "rivetkit: these arguments do not match the action's parameters");
+        return convert_result<act>(self().send_action(std::string(Name.view()), act::args(std::forward<A>(args)...)));
+    }
+
+private:
+    Derived& self() { return static_cast<Derived&>(*this); }
+    template <class Act>
+    static task<typename Act::result> convert_result(task<value> t) {
+        value v = co_await std::move(t);
+        co_return Act::convert(v);
+    }
+};
+
 }  // namespace detail
 
 /// A client-side connection to one actor: events, and actions over the same connection.
@@ -195,30 +220,21 @@ protected:
 
 /// A connection whose actions are checked against the definition `Def`.
 template <class Def>
-class typed_actor_connection : public actor_connection {
+class typed_actor_connection : public actor_connection,
+                               public detail::typed_calls<Def, typed_actor_connection<Def>> {
+    using typed = detail::typed_calls<Def, typed_actor_connection<Def>>;
+    friend typed;
+
 public:
     using actor_connection::actor_connection;
     using actor_connection::async_call;
     using actor_connection::call;
-
-    template <detail::fixed_string Name, class... A>
-    auto call(A&&... args) {
-        return detail::block_on(*this->transport_, async_call<Name>(std::forward<A>(args)...));
-    }
-    template <detail::fixed_string Name, class... A>
-    auto async_call(A&&... args) -> task<typename detail::typed_action<Def, Name>::result> {
-        using act = detail::typed_action<Def, Name>;
-        static_assert(act::template accepts<A...>(),
-                      "rivetkit: these arguments do not match the action's parameters");
-        return convert_result<act>(this->impl_->action(std::string(Name.view()), act::args(std::forward<A>(args)...)));
-    }
+    using typed::async_call;
+    using typed::call;
 
 private:
-    template <class Act>
-    static task<typename Act::result> convert_result(task<value> t) {
-        value v = co_await std::move(t);
-        co_return Act::convert(v);
-    }
+    task<value> send_action(std::string name, array args) { return this->impl_->action(std::move(name), std::move(args)); }
+    detail::client_transport& transport_ref() { return *this->transport_; }
 };
 
 /// A way to reach one actor (by key, by id, ...). Cheap to copy.
@@ -267,34 +283,27 @@ protected:
 
 /// A handle whose actions are checked against the definition `Def` at compile time.
 template <class Def>
-class typed_actor_handle : public actor_handle {
+class typed_actor_handle : public actor_handle, public detail::typed_calls<Def, typed_actor_handle<Def>> {
+    using typed = detail::typed_calls<Def, typed_actor_handle<Def>>;
+    friend typed;
+
 public:
-    using actor_handle::actor_handle;
+    /// The same actor, now checked against `Def`.
+    explicit typed_actor_handle(actor_handle untyped) : actor_handle(std::move(untyped)) {}
     using actor_handle::async_call;
     using actor_handle::call;
+    using typed::async_call;
+    using typed::call;
 
-    template <detail::fixed_string Name, class... A>
-    auto call(A&&... args) {
-        return detail::block_on(*this->transport_, async_call<Name>(std::forward<A>(args)...));
-    }
-    template <detail::fixed_string Name, class... A>
-    auto async_call(A&&... args) -> task<typename detail::typed_action<Def, Name>::result> {
-        using act = detail::typed_action<Def, Name>;
-        static_assert(act::template accepts<A...>(),
-                      "rivetkit: these arguments do not match the action's parameters");
-        return convert_result<act>(
-            this->transport_->action(this->query_, this->params_, std::string(Name.view()), act::args(std::forward<A>(args)...)));
-    }
     [[nodiscard]] typed_actor_connection<Def> connect() {
         return {this->transport_->connect(this->query_, this->params_), this->transport_};
     }
 
 private:
-    template <class Act>
-    static task<typename Act::result> convert_result(task<value> t) {
-        value v = co_await std::move(t);
-        co_return Act::convert(v);
+    task<value> send_action(std::string name, array args) {
+        return this->transport_->action(this->query_, this->params_, std::move(name), std::move(args));
     }
+    detail::client_transport& transport_ref() { return *this->transport_; }
 };
 
 class client {
@@ -326,30 +335,25 @@ public:
     template <class Def>
         requires is_actor_definition<Def>
     [[nodiscard]] typed_actor_handle<Def> get(const Def&, std::string name, actor_key key = {}, get_options opts = {}) const {
-        return {transport_, query(detail::actor_query::kind::get, std::move(name), std::move(key)), std::move(opts.params)};
+        return typed_actor_handle<Def>(get(std::move(name), std::move(key), std::move(opts)));
     }
     template <class Def>
         requires is_actor_definition<Def>
     [[nodiscard]] typed_actor_handle<Def> get_or_create(const Def&, std::string name, actor_key key = {},
                                                         create_options opts = {}) const {
-        auto q = query(detail::actor_query::kind::get_or_create, std::move(name), std::move(key));
-        q.input = std::move(opts.input);
-        q.region = std::move(opts.region);
-        return {transport_, std::move(q), std::move(opts.params)};
+        return typed_actor_handle<Def>(get_or_create(std::move(name), std::move(key), std::move(opts)));
     }
     template <class Def>
         requires is_actor_definition<Def>
     [[nodiscard]] typed_actor_handle<Def> create(const Def&, std::string name, actor_key key = {},
                                                  create_options opts = {}) const {
-        return {transport_, created(std::move(name), std::move(key), opts), std::move(opts.params)};
+        return typed_actor_handle<Def>(create(std::move(name), std::move(key), std::move(opts)));
     }
     template <class Def>
         requires is_actor_definition<Def>
     [[nodiscard]] typed_actor_handle<Def> get_for_id(const Def&, std::string name, std::string actor_id,
                                                      get_options opts = {}) const {
-        auto q = query(detail::actor_query::kind::get_for_id, std::move(name), {});
-        q.actor_id = std::move(actor_id);
-        return {transport_, std::move(q), std::move(opts.params)};
+        return typed_actor_handle<Def>(get_for_id(std::move(name), std::move(actor_id), std::move(opts)));
     }
 
     /// Closes every connection of this client.
