@@ -238,8 +238,7 @@ struct converter<bigint> {
 };
 
 namespace detail {
-template <class T>
-std::string index_segment(std::size_t i) {
+inline std::string index_segment(std::size_t i) {
     return "[" + std::to_string(i) + "]";
 }
 inline std::string member_segment(std::string_view name) {
@@ -277,7 +276,7 @@ struct converter<std::vector<T, A>, std::enable_if_t<!std::is_same_v<std::vector
             try {
                 out.push_back(rivetkit::from_value<T>(a[i]));
             } catch (const conversion_error& e) {
-                throw e.within(detail::index_segment<T>(i));
+                throw e.within(detail::index_segment(i));
             }
         }
     }
@@ -301,7 +300,7 @@ struct converter<std::array<T, N>> {
             try {
                 rivetkit::from_value(a[i], out[i]);
             } catch (const conversion_error& e) {
-                throw e.within(detail::index_segment<T>(i));
+                throw e.within(detail::index_segment(i));
             }
         }
     }

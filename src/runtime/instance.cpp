@@ -318,11 +318,9 @@ std::shared_ptr<oneshot<void>> actor_instance::commit_changes() {
         last_save_ms_ = clock_->now_ms();
         auto done = oneshot<void>::make();
         last_commit_ = done;
-        ++writes_in_flight_;
         asio::co_spawn(
             strand_, driver_->kv_put(id_, persist_entries()),
             [self = shared_from_this(), done, batch = std::exchange(outbox_, {})](std::exception_ptr e) mutable {
-                --self->writes_in_flight_;
                 if (e) {
                     self->log_.error("saving state failed", {{"error", describe_exception(e)}});
                     // The change is not durable: events describing it are dropped and the

@@ -187,10 +187,7 @@ public:
     [[nodiscard]] const value& input() const noexcept { return input_; }
     [[nodiscard]] detail::behavior& behavior() noexcept { return *behavior_; }
     [[nodiscard]] value driver_context() const;
-    [[nodiscard]] bool in_on_state_change() const noexcept { return in_state_change_hook_; }
 
-    /// The number of events waiting in the schedule (for tests and the inspector).
-    [[nodiscard]] std::size_t scheduled_event_count() const noexcept { return schedule_.size(); }
 
 private:
     struct scheduled_event {
@@ -258,7 +255,6 @@ private:
     // output gate
     std::deque<outgoing> outbox_;
     std::shared_ptr<detail::oneshot<void>> last_commit_;  // the newest write in flight
-    std::uint64_t writes_in_flight_ = 0;
     std::shared_ptr<timer> save_timer_;
     std::int64_t last_save_ms_ = 0;
     std::vector<std::shared_ptr<detail::oneshot<void>>> save_waiters_;
