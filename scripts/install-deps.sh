@@ -12,7 +12,7 @@ fi
 packages=(
   cmake ninja-build g++ pkg-config
   libasio-dev libcbor-dev nlohmann-json3-dev libsqlite3-dev libfmt-dev libssl-dev
-  catch2 node-llhttp
+  catch2 node-llhttp curl
 )
 # Node runs the interop tests. Any node on PATH will do (ours may come from another source than
 # Debian's nodejs package), so Debian's is installed only when there is none.

@@ -13,6 +13,7 @@
 #include "rivetkit/convert.hpp"
 #include "rivetkit/detail/instance.hpp"
 #include "rivetkit/error.hpp"
+#include "rivetkit/sql.hpp"
 
 namespace rivetkit {
 
@@ -175,6 +176,10 @@ public:
         return out;
     }
     [[nodiscard]] schedule_api schedule() const noexcept { return schedule_api(*inst_); }
+    /// The actor's own SQL database (SQLite), created on first use, kept across sleep, deleted
+    /// with the actor. Synchronous: queries block this actor's io thread (rivetkit/sql.hpp,
+    /// docs/sql.md). Throws database/not_enabled on a driver without databases.
+    [[nodiscard]] sql::database& db() const { return inst_->db(); }
 
     /// Saves now (`immediate`) or with the next throttled save; the returned task completes
     /// once the state is committed. Starting it does not need a co_await.

@@ -28,6 +28,10 @@ namespace rivetkit {
 class actor_instance;
 class registry_core;
 
+namespace sql {
+class database;
+}
+
 /// What the manager knows of an actor. Timestamps are milliseconds since the Unix epoch.
 struct actor_record {
     std::string actor_id;
@@ -87,6 +91,13 @@ public:
 
     /// The opaque value handed to `create_vars` as its second argument.
     [[nodiscard]] virtual value driver_context(const std::string& /*actor_id*/) { return object{}; }
+
+    /// A new connection to the actor's SQL database (`c.db()`), asked for on its first use in
+    /// an awake period; the runtime closes it (sql::database::close()) when the actor stops, so
+    /// never hand out the same connection twice. The data must survive sleep and go with
+    /// destroy. Runs on the actor's strand, synchronously (opening a file is quick). The
+    /// default throws database/not_enabled (rivetkit::sql::not_enabled_error()).
+    [[nodiscard]] virtual std::shared_ptr<sql::database> open_database(const std::string& actor_id);
 };
 
 /// Finds, creates and wakes actors.

@@ -99,6 +99,7 @@ inline constexpr std::string_view internal_error_message =
 [[nodiscard]] error malformed_message(std::string message);
 [[nodiscard]] error invalid_params(std::string message);
 [[nodiscard]] error invalid_request(std::string message);
+[[nodiscard]] error missing_actor_header();
 [[nodiscard]] error request_handler_not_defined();
 [[nodiscard]] error websocket_handler_not_defined();
 [[nodiscard]] error invalid_request_handler_response();

@@ -39,6 +39,11 @@ public:
     /// Remembers (or with nullopt forgets) the actor's alarm so it survives a restart.
     virtual task<void> store_alarm(std::string actor_id, std::optional<std::int64_t> timestamp_ms) = 0;
     virtual task<std::vector<std::pair<std::string, std::int64_t>>> load_alarms() = 0;
+
+    /// A new connection to the actor's SQL database (see actor_driver::open_database). The
+    /// runtime closes it before delete_actor runs, which must then delete the data.
+    /// Default: database/not_enabled.
+    [[nodiscard]] virtual std::shared_ptr<sql::database> open_database(const std::string& actor_id);
 };
 
 class local_host final : public manager_driver,
@@ -73,6 +78,8 @@ public:
     [[nodiscard]] bool supports_sleep() const noexcept override { return true; }
     void start_sleep(const std::string& actor_id) override;
     void start_destroy(const std::string& actor_id) override;
+    /// Forwards to the store.
+    [[nodiscard]] std::shared_ptr<sql::database> open_database(const std::string& actor_id) override;
 
     /// The number of running instances.
     [[nodiscard]] std::size_t running_count() const;

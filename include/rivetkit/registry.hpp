@@ -7,6 +7,8 @@
 //   auto h = client.get_or_create(counter, "counter", {"my-key"});
 //   std::int64_t n = h.call<"increment">(5);
 
+#include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -17,6 +19,7 @@
 #include "rivetkit/client.hpp"
 #include "rivetkit/detail/registry_core.hpp"
 #include "rivetkit/driver.hpp"
+#include "rivetkit/handler.hpp"
 #include "rivetkit/options.hpp"
 
 namespace rivetkit {
@@ -31,9 +34,15 @@ struct registration {
         : name(std::move(n)), definition(def.erase()) {}
 };
 
+namespace drivers {
+/// The driver of a registry configured without one: the file-system driver with default options
+/// (rivetkit/drivers/file_system.hpp). Defined by the file-system driver library, which
+/// rivetkit::rivetkit links; the runtime library (rivetkit::core) never calls it.
+[[nodiscard]] driver_factory default_driver();
+}  // namespace drivers
+
 struct registry_config {
-    /// The driver; default: the memory driver (the file-system driver becomes the default once
-    /// it is available).
+    /// The driver; default: the file-system driver (drivers::default_driver()).
     std::optional<driver_factory> driver{};
     /// io threads; 0 means one per hardware thread.
     std::size_t threads = 0;
@@ -42,9 +51,29 @@ struct registry_config {
     durability durability_mode = durability::durable;
 };
 
+/// Where and how registry::listen()/serve() serve the registry over HTTP and WebSocket.
+struct server_options {
+    /// The address to listen on; the environment variable HOST overrides it when set.
+    std::string host = "127.0.0.1";
+    /// The port; the environment variable PORT overrides it when set. 0 picks a free port.
+    std::uint16_t port = 6420;
+    /// The path prefix of every route ("/" for none).
+    std::string base_path = "/";
+    std::size_t max_incoming_message_bytes = 64 * 1024;
+    std::size_t max_outgoing_message_bytes = 1024 * 1024;
+    /// serve() only: return (after stopping the registry) on SIGINT or SIGTERM. Off by default:
+    /// the library installs no signal handler unless asked.
+    bool handle_signals = false;
+    /// serve() only: called with the bound port once the server accepts connections.
+    std::function<void(std::uint16_t port)> on_listening;
+};
+
 class registry {
 public:
-    registry(std::vector<registration> actors, registry_config config = {});
+    /// Without `config.driver`, the registry uses the default (file-system) driver. Inline, so
+    /// that the driver is referenced from the program and not from the runtime library.
+    registry(std::vector<registration> actors, registry_config config = {})
+        : registry(std::move(actors), with_default_driver(std::move(config)), driver_chosen{}) {}
     ~registry();
     registry(registry&&) noexcept;
     registry& operator=(registry&&) noexcept;
@@ -53,15 +82,36 @@ public:
     void start();
     /// Stops all actors (as for sleep: state saved, connections closed) and the io threads.
     void stop();
+    /// Starts the registry if needed and serves it over HTTP/WebSocket (manager API, gateway,
+    /// actors) on the io threads; returns the port it listens on. Throws std::system_error
+    /// when the address cannot be bound. The server closes when the registry stops.
+    std::uint16_t listen(server_options options = {});
+    /// listen(), then blocks until the registry is stopped (stop() from another thread, or a
+    /// signal with options.handle_signals).
+    void serve(server_options options = {});
+    /// The registry's routing as a handler to mount in another HTTP server.
+    [[nodiscard]] rivetkit::handler handler(handler_options options = {});
+    /// The executor of the registry's io threads (for servers and timers of your own).
+    [[nodiscard]] asio::any_io_executor executor();
     /// A client for this registry's actors, in process (no sockets).
     [[nodiscard]] rivetkit::client client();
     [[nodiscard]] registry_core& core() noexcept { return *core_; }
 
 private:
+    struct driver_chosen {};
+    registry(std::vector<registration> actors, registry_config config, driver_chosen);
+    static registry_config with_default_driver(registry_config config) {
+        if (!config.driver) config.driver = drivers::default_driver();
+        return config;
+    }
+
     std::unique_ptr<registry_core> core_;
 };
 
-/// Builds a registry from named definitions.
-[[nodiscard]] registry setup(std::vector<registration> actors, registry_config config = {});
+/// Builds a registry from named definitions (on the file-system driver unless `config` names
+/// another).
+[[nodiscard]] inline registry setup(std::vector<registration> actors, registry_config config = {}) {
+    return registry(std::move(actors), std::move(config));
+}
 
 }  // namespace rivetkit

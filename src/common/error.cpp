@@ -46,7 +46,8 @@ client_error to_client_error(const std::exception& e) {
     if (const auto* re = dynamic_cast<const error*>(&e); re != nullptr && re->is_public()) {
         return {re->group(), re->code(), re->message(), re->metadata(), re->http_status()};
     }
-    return {"internal", "internal_error", std::string(errors::internal_error_message), {}, 500};
+    // The reference sends an empty metadata object with a masked error (client-protocol.md §4.1).
+    return {"internal", "internal_error", std::string(errors::internal_error_message), object{}, 500};
 }
 
 client_error to_client_error(std::exception_ptr e) {
@@ -56,7 +57,8 @@ client_error to_client_error(std::exception_ptr e) {
         return to_client_error(ex);
     } catch (...) {
     }
-    return {"internal", "internal_error", std::string(errors::internal_error_message), {}, 500};
+    // The reference sends an empty metadata object with a masked error (client-protocol.md §4.1).
+    return {"internal", "internal_error", std::string(errors::internal_error_message), object{}, 500};
 }
 
 namespace errors {
@@ -100,6 +102,9 @@ error malformed_message(std::string message) {
 }
 error invalid_params(std::string message) { return error("params", "invalid", std::move(message)); }
 error invalid_request(std::string message) { return error("request", "invalid", std::move(message)); }
+error missing_actor_header() {
+    return error("request", "missing_actor_header", "Missing x-rivet-actor header (or rivet_actor.* subprotocol)");
+}
 error request_handler_not_defined() {
     return error("handler", "request_not_defined", "Raw request handler not defined");
 }

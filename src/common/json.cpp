@@ -139,6 +139,12 @@ value revive(array a) {
         if (!decoded) fail("invalid base64 in " + head);
         return std::move(*decoded);
     }
+    // rivetkit 2.3.x clients also tag undefined and Sets (client-protocol.md §7).
+    if (head == "$Undefined") return value{};
+    if (head == "$Set") {
+        if (!a[1].is_array()) fail("invalid $Set payload");
+        return std::move(a[1]);
+    }
     if (head.starts_with("$$")) {
         a[0] = head.substr(1);
         return a;

@@ -17,6 +17,7 @@
 #include "rivetkit/detail/registry_core.hpp"
 #include "rivetkit/error.hpp"
 #include "rivetkit/ids.hpp"
+#include "rivetkit/sql.hpp"
 
 namespace rivetkit {
 
@@ -74,6 +75,7 @@ actor_instance::actor_instance(init in)
 actor_instance::~actor_instance() {
     if (sleep_timer_) sleep_timer_->cancel();
     if (save_timer_) save_timer_->cancel();
+    close_database();  // an instance that never stopped (its start failed)
 }
 
 const actor_options& actor_instance::options() const noexcept { return def_->options; }
@@ -83,6 +85,25 @@ value actor_instance::driver_context() const { return driver_->driver_context(id
 rivetkit::client& actor_instance::client() {
     if (!client_) client_ = registry_->shared_client();
     return *client_;
+}
+
+sql::database& actor_instance::db() {
+    if (db_closed_) throw errors::actor_stopping();
+    if (!db_) {
+        auto opened = driver_->open_database(id_);
+        if (!opened) throw errors::internal("the driver returned no database");
+        db_ = std::move(opened);
+        log_.debug("database opened");
+    }
+    return *db_;
+}
+
+void actor_instance::close_database() noexcept {
+    db_closed_ = true;
+    // Closed before the driver may delete the data (destroy), with whatever statements and
+    // transaction the actor left behind. The object itself stays until the instance goes, so a
+    // reference a coroutine still holds throws instead of dangling.
+    if (db_) db_->close();
 }
 
 // ---- persistence ---------------------------------------------------------------------------
@@ -217,6 +238,8 @@ task<void> actor_instance::stop(stop_mode mode) {
         auto all = wait_for_background(options().wait_until_timeout);
         co_await all->wait();
     }
+    // The stop hook and wait_until work may still use c.db(); nothing after this point may.
+    close_database();
 
     if (save_timer_) {
         save_timer_->cancel();

@@ -16,6 +16,7 @@
 #include "rivetkit/detail/registry_core.hpp"
 #include "rivetkit/error.hpp"
 #include "rivetkit/ids.hpp"
+#include "rivetkit/sql.hpp"
 
 namespace rivetkit {
 
@@ -380,6 +381,14 @@ task<void> local_host::alarm_flow(std::string actor_id, std::int64_t timestamp) 
     } catch (...) {
         env_.registry->log().warn("alarm could not run", {{"actorId", actor_id}, {"error", describe_exception(std::current_exception())}});
     }
+}
+
+std::shared_ptr<sql::database> local_store::open_database(const std::string& /*actor_id*/) {
+    throw sql::not_enabled_error();
+}
+
+std::shared_ptr<sql::database> local_host::open_database(const std::string& actor_id) {
+    return store_->open_database(actor_id);
 }
 
 task<void> local_host::restore_alarms() {

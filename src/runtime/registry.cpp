@@ -126,6 +126,18 @@ void registry_core::stop() {
         throw blocking_call_error("rivetkit: registry::stop() called from one of its own io threads");
     }
     stopped_ = true;
+    std::vector<std::function<void()>> hooks;
+    {
+        std::lock_guard lock(stop_mutex_);
+        hooks.swap(stop_hooks_);
+    }
+    for (auto& hook : hooks) {
+        try {
+            hook();
+        } catch (const std::exception& e) {
+            log_.error("a stop hook failed", {{"error", e.what()}});
+        }
+    }
     if (started_ || cfg_.caller_driven) {
         try {
             if (cfg_.caller_driven || !threads_.empty()) block_on(manager().shutdown());
@@ -139,6 +151,21 @@ void registry_core::stop() {
     io_.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
+    {
+        std::lock_guard lock(stop_mutex_);
+        stop_finished_ = true;
+    }
+    stop_cv_.notify_all();
+}
+
+void registry_core::add_stop_hook(std::function<void()> hook) {
+    std::lock_guard lock(stop_mutex_);
+    stop_hooks_.push_back(std::move(hook));
+}
+
+void registry_core::wait_stopped() {
+    std::unique_lock lock(stop_mutex_);
+    stop_cv_.wait(lock, [this] { return stop_finished_; });
 }
 
 void registry_core::check_blocking_allowed() const {
@@ -184,7 +211,7 @@ std::vector<std::pair<std::string, std::shared_ptr<const detail::definition_base
 }
 }  // namespace
 
-registry::registry(std::vector<registration> actors, registry_config config) {
+registry::registry(std::vector<registration> actors, registry_config config, driver_chosen) {
     registry_core::config cfg;
     cfg.threads = config.threads;
     cfg.clock = std::move(config.clock);
@@ -199,9 +226,5 @@ registry& registry::operator=(registry&&) noexcept = default;
 void registry::start() { core_->start(); }
 void registry::stop() { core_->stop(); }
 rivetkit::client registry::client() { return *core_->shared_client(); }
-
-registry setup(std::vector<registration> actors, registry_config config) {
-    return registry(std::move(actors), std::move(config));
-}
 
 }  // namespace rivetkit

@@ -5,7 +5,10 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "rivetkit/error.hpp"
+#include "rivetkit/ids.hpp"
 #include "rivetkit/local_host.hpp"
+#include "rivetkit/sql.hpp"
 
 namespace rivetkit::drivers {
 
@@ -112,11 +115,29 @@ public:
         co_return std::vector<std::pair<std::string, std::int64_t>>(alarms_.begin(), alarms_.end());
     }
 
+    // An in-memory SQLite database per actor. The store keeps one idle connection to it with the
+    // record (so it survives sleep like the state does, and goes with delete_actor or a
+    // re-creation under the same id); each awake period gets a connection of its own, which the
+    // runtime closes when the actor stops, as with a file.
+    std::shared_ptr<sql::database> open_database(const std::string& actor_id) override {
+        std::string name = db_prefix_ + actor_id;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = actors_.find(actor_id);
+            if (it == actors_.end()) throw errors::actor_not_found(actor_id);
+            if (!it->second.db_anchor) it->second.db_anchor = sql::database::open_named_in_memory(name);
+        }
+        return sql::database::open_named_in_memory(name);
+    }
+
 private:
     struct actor {
         actor_record record;
         std::map<bytes, bytes, bytes_less> kv;
+        std::shared_ptr<sql::database> db_anchor;  // keeps the actor's database; made by its first c.db()
     };
+    // Names of in-memory databases are process-wide: this store's are unique to it.
+    const std::string db_prefix_ = "rivetkit-" + random_uuid() + "-";
     std::mutex mutex_;
     std::unordered_map<std::string, actor> actors_;
     std::unordered_map<std::string, std::int64_t> alarms_;

@@ -187,6 +187,10 @@ public:
     [[nodiscard]] const value& input() const noexcept { return input_; }
     [[nodiscard]] detail::behavior& behavior() noexcept { return *behavior_; }
     [[nodiscard]] value driver_context() const;
+    /// The actor's SQL database, opened through the driver on first use. After the stop has
+    /// closed it (once on_sleep/on_destroy and wait_until work are done) it throws
+    /// actor/stopping.
+    [[nodiscard]] sql::database& db();
 
 
 private:
@@ -276,6 +280,11 @@ private:
     bool alarm_known_ = false;  // whether armed_alarm_ reflects what the driver holds
     rivetkit::abort_signal abort_;
     std::shared_ptr<rivetkit::client> client_;
+
+    // c.db(): opened lazily, closed by stop()
+    void close_database() noexcept;
+    std::shared_ptr<sql::database> db_;
+    bool db_closed_ = false;
 };
 
 }  // namespace rivetkit

@@ -125,6 +125,11 @@ public:
     /// Throws blocking_call_error when called from an io thread or a harness callback.
     void check_blocking_allowed() const;
 
+    /// Runs `hook` at the start of stop(), before the actors stop (servers close there).
+    void add_stop_hook(std::function<void()> hook);
+    /// Blocks until stop() has finished.
+    void wait_stopped();
+
 private:
     config cfg_;
     std::unordered_map<std::string, std::shared_ptr<const detail::definition_base>> defs_;
@@ -138,6 +143,10 @@ private:
     std::mutex client_mutex_;
     std::shared_ptr<rivetkit::client> client_;
     std::function<bool()> idle_hook_;
+    std::mutex stop_mutex_;
+    std::condition_variable stop_cv_;
+    std::vector<std::function<void()>> stop_hooks_;
+    bool stop_finished_ = false;
     bool started_ = false;
     bool stopped_ = false;
 };

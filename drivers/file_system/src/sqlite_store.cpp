@@ -1,0 +1,632 @@
+#include "sqlite_store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include "rivetkit/error.hpp"
+#include "rivetkit/key.hpp"
+#include "rivetkit/sql.hpp"
+
+namespace rivetkit::drivers::fs {
+
+namespace {
+
+// Append-only: schema version N is the result of running the first N entries, in order, and
+// PRAGMA user_version records N. Never edit an entry; add one.
+constexpr std::array migrations{
+    // 1: actors (key: serialize_key(key), injective), their KV entries, their alarms.
+    R"sql(
+CREATE TABLE actors (
+    actor_id TEXT NOT NULL PRIMARY KEY,
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    create_ts INTEGER NOT NULL,
+    start_ts INTEGER,
+    connectable_ts INTEGER,
+    sleep_ts INTEGER,
+    destroy_ts INTEGER
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX actors_by_name_key ON actors (name, key);
+CREATE TABLE kv (
+    actor_id TEXT NOT NULL,
+    key BLOB NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (actor_id, key)
+) WITHOUT ROWID;
+CREATE TABLE alarms (
+    actor_id TEXT NOT NULL PRIMARY KEY,
+    timestamp INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+};
+
+// Statements (prepared once per connection; the pointer is the cache key).
+constexpr const char* sql_actor_exists = "SELECT 1 FROM actors WHERE actor_id = ?1";
+constexpr const char* sql_load_record =
+    "SELECT actor_id, name, key, generation, create_ts, start_ts, connectable_ts, sleep_ts, destroy_ts "
+    "FROM actors WHERE actor_id = ?1";
+constexpr const char* sql_list_records =
+    "SELECT actor_id, name, key, generation, create_ts, start_ts, connectable_ts, sleep_ts, destroy_ts "
+    "FROM actors WHERE name = ?1";
+constexpr const char* sql_insert_record =
+    "INSERT INTO actors (actor_id, name, key, generation, create_ts, start_ts, connectable_ts, sleep_ts, destroy_ts) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+constexpr const char* sql_update_record =
+    "UPDATE actors SET generation = ?2, create_ts = ?3, start_ts = ?4, connectable_ts = ?5, sleep_ts = ?6, "
+    "destroy_ts = ?7 WHERE actor_id = ?1";
+constexpr const char* sql_delete_record = "DELETE FROM actors WHERE actor_id = ?1";
+constexpr const char* sql_delete_all_kv = "DELETE FROM kv WHERE actor_id = ?1";
+constexpr const char* sql_kv_get = "SELECT value FROM kv WHERE actor_id = ?1 AND key = ?2";
+constexpr const char* sql_kv_put =
+    "INSERT INTO kv (actor_id, key, value) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (actor_id, key) DO UPDATE SET value = excluded.value";
+constexpr const char* sql_kv_delete = "DELETE FROM kv WHERE actor_id = ?1 AND key = ?2";
+constexpr const char* sql_kv_from = "SELECT key, value FROM kv WHERE actor_id = ?1 AND key >= ?2 ORDER BY key";
+constexpr const char* sql_set_alarm =
+    "INSERT INTO alarms (actor_id, timestamp) VALUES (?1, ?2) "
+    "ON CONFLICT (actor_id) DO UPDATE SET timestamp = excluded.timestamp";
+constexpr const char* sql_delete_alarm = "DELETE FROM alarms WHERE actor_id = ?1";
+constexpr const char* sql_load_alarms = "SELECT actor_id, timestamp FROM alarms";
+
+/// At most this many operations share a transaction, which bounds one batch's latency.
+constexpr std::size_t max_batch = 1024;
+
+actor_record read_record(statement& s) {
+    actor_record r;
+    r.actor_id = s.text(0);
+    r.name = s.text(1);
+    r.key = deserialize_key(s.text(2));
+    r.generation = static_cast<std::uint64_t>(s.int64(3));
+    r.create_ts = s.int64(4);
+    r.start_ts = s.optional_int64(5);
+    r.connectable_ts = s.optional_int64(6);
+    r.sleep_ts = s.optional_int64(7);
+    r.destroy_ts = s.optional_int64(8);
+    return r;
+}
+
+bool actor_exists(connection& db, const std::string& actor_id) {
+    statement_scope s(db.prepare(sql_actor_exists));
+    s->bind(1, actor_id);
+    return s->step();
+}
+
+void delete_rows(connection& db, const char* sql, const std::string& actor_id) {
+    statement_scope s(db.prepare(sql));
+    s->bind(1, actor_id);
+    s->run();
+}
+
+void put_entries(connection& db, const std::string& actor_id, const std::vector<kv_entry>& entries) {
+    for (const auto& [k, v] : entries) {
+        statement_scope s(db.prepare(sql_kv_put));
+        s->bind(1, actor_id);
+        s->bind(2, k);
+        s->bind(3, v);
+        s->run();
+    }
+}
+
+bool has_prefix(const bytes& key, const bytes& prefix) {
+    return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
+}
+
+const char* synchronous_pragma(durability mode) {
+    switch (mode) {
+    case durability::fsync:
+        return "PRAGMA synchronous = FULL";  // the WAL is synced at every commit
+    case durability::relaxed:
+        return "PRAGMA synchronous = OFF";  // the runtime throttles saves; the OS flushes
+    case durability::durable:
+        break;
+    }
+    // In WAL mode a commit is in the OS (survives the process) at once, synced at checkpoints.
+    return "PRAGMA synchronous = NORMAL";
+}
+
+const char* durability_name(durability mode) {
+    switch (mode) {
+    case durability::fsync:
+        return "fsync";
+    case durability::relaxed:
+        return "relaxed";
+    case durability::durable:
+        break;
+    }
+    return "durable";
+}
+
+std::string describe(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(std::move(e));
+    } catch (const std::exception& ex) {
+        return ex.what();
+    } catch (...) {
+        return "unknown error";
+    }
+}
+
+}  // namespace
+
+sqlite_store::sqlite_store(std::filesystem::path data_dir, durability mode)
+    : data_dir_(std::move(data_dir)), database_file_(data_dir_ / "rivetkit.sqlite"), mode_(mode),
+      log_("file-system") {
+    std::error_code ec;
+    std::filesystem::create_directories(data_dir_, ec);
+    if (ec) {
+        throw file_system_error(fmt::format("rivetkit file-system driver: cannot create the data directory {}: {}",
+                                            data_dir_.string(), ec.message()));
+    }
+    lock_ = std::make_unique<directory_lock>(data_dir_);
+    std::int64_t actors = open_registry_database();
+    log_.info("file-system driver started", {{"data", data_dir_.string()},
+                                             {"database", database_file_.string()},
+                                             {"durability", durability_name(mode_)},
+                                             {"actors", actors}});
+    thread_ = std::thread([this] { run(); });
+}
+
+sqlite_store::~sqlite_store() {
+    {
+        std::lock_guard lock(mutex_);
+        closing_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    db_.reset();    // closes (and checkpoints) the database
+    lock_.reset();  // only then lets the next owner in
+}
+
+std::int64_t sqlite_store::open_registry_database() {
+    try {
+        db_ = std::make_unique<connection>(database_file_);
+        // Another connection (an operator's sqlite3 shell) may hold the write lock briefly.
+        sqlite3_busy_timeout(db_->handle(), 10'000);
+        std::string journal;
+        {
+            statement_scope s(db_->prepare("PRAGMA journal_mode = WAL"));
+            if (s->step()) journal = s->text(0);
+        }
+        if (journal != "wal") {
+            throw sqlite_error(fmt::format("the database cannot use WAL mode (journal mode: {})", journal),
+                               SQLITE_ERROR);
+        }
+        db_->exec(synchronous_pragma(mode_));
+        auto version = db_->query_int("PRAGMA user_version");
+        if (version < 0 || static_cast<std::size_t>(version) > migrations.size()) {
+            throw sqlite_error(fmt::format("the database has schema version {}, newer than this build knows ({}); "
+                                           "it was written by a newer rivetkit",
+                                           version, migrations.size()),
+                               SQLITE_ERROR);
+        }
+        for (auto v = static_cast<std::size_t>(version); v < migrations.size(); ++v) {
+            db_->exec("BEGIN IMMEDIATE");
+            try {
+                db_->exec(migrations[v]);
+                db_->exec(fmt::format("PRAGMA user_version = {}", v + 1).c_str());
+                db_->exec("COMMIT");
+            } catch (...) {
+                if (sqlite3_get_autocommit(db_->handle()) == 0) {
+                    sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+                }
+                throw;
+            }
+        }
+        return db_->query_int("SELECT count(*) FROM actors");
+    } catch (const sqlite_error& e) {
+        db_.reset();
+        throw file_system_error(fmt::format("rivetkit file-system driver: cannot use the database {}: {}",
+                                            database_file_.string(), e.what()));
+    }
+}
+
+std::filesystem::path sqlite_store::actor_database_file(const std::string& actor_id) const {
+    // Ids are hex digests; anything else must never reach a path.
+    constexpr std::string_view allowed = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
+    if (actor_id.empty() || actor_id.find_first_not_of(allowed) != std::string::npos) {
+        throw errors::actor_not_found(actor_id);
+    }
+    return data_dir_ / "databases" / (actor_id + ".sqlite");
+}
+
+std::shared_ptr<sql::database> sqlite_store::open_database(const std::string& actor_id) {
+    sql::open_options options;
+    options.fsync = mode_ == durability::fsync;
+    return sql::database::open(actor_database_file(actor_id), options);
+}
+
+file_system_stats sqlite_store::stats() const noexcept {
+    file_system_stats s;
+    s.transactions = transactions_.load();
+    s.writes = writes_.load();
+    s.failures = failures_.load();
+    s.pending = pending_.load();
+    return s;
+}
+
+// ---- the database thread -------------------------------------------------------------------
+
+void sqlite_store::enqueue(std::unique_ptr<job> j) {
+    {
+        std::lock_guard lock(mutex_);
+        if (closing_) {
+            throw file_system_error(
+                fmt::format("rivetkit file-system driver: the store of {} is closed", data_dir_.string()));
+        }
+        queue_.push_back(std::move(j));
+        ++pending_;
+    }
+    wake_.notify_one();
+}
+
+void sqlite_store::run() {
+    for (;;) {
+        std::vector<std::unique_ptr<job>> batch;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [this] { return closing_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // closing, and everything queued is done
+            while (!queue_.empty() && batch.size() < max_batch) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        run_batch(batch);
+    }
+}
+
+void sqlite_store::begin(bool writes) {
+    if (sqlite3_get_autocommit(db_->handle()) == 0) {
+        sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);  // a failed commit's leftovers
+    }
+    // IMMEDIATE takes the write lock up front, so a batch never fails half-way on a busy lock.
+    db_->exec(writes ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+std::exception_ptr sqlite_store::failure(const job& j, const std::string& reason) const {
+    return std::make_exception_ptr(file_system_error(fmt::format(
+        "rivetkit file-system driver: {} failed ({}): {}", j.what(), database_file_.string(), reason)));
+}
+
+void sqlite_store::log_failure(const std::string& operation, const std::string& reason) const {
+    log_.error("storage operation failed",
+               {{"operation", operation}, {"database", database_file_.string()}, {"error", reason}});
+}
+
+void sqlite_store::run_batch(std::vector<std::unique_ptr<job>>& batch) {
+    const bool writes = std::any_of(batch.begin(), batch.end(), [](const auto& j) { return j->writes(); });
+    if (log_.enabled(log_level::trace)) {
+        log_.trace("applying a batch", {{"operations", batch.size()}, {"writes", writes}});
+    }
+    // Operations applied in the open transaction: they are lost with it if it rolls back.
+    std::vector<job*> applied;
+    auto lose_transaction = [&](const std::string& reason) {
+        for (auto* a : applied) {
+            log_failure(a->what(), reason);
+            a->fail(failure(*a, reason));
+        }
+        applied.clear();
+    };
+
+    bool open = false;
+    for (auto& jp : batch) {
+        job& j = *jp;
+        if (!open) {
+            try {
+                begin(writes);
+                open = true;
+            } catch (...) {
+                auto reason = describe(std::current_exception());
+                log_failure(j.what(), reason);
+                j.fail(failure(j, reason));
+                continue;
+            }
+        }
+        txn t{*db_, {}};
+        try {
+            if (j.writes()) db_->exec("SAVEPOINT op");
+            j.execute(t);
+            if (j.writes()) db_->exec("RELEASE op");
+            j.remove_after_commit = std::move(t.remove_after_commit);
+            applied.push_back(&j);
+        } catch (...) {
+            auto reason = describe(std::current_exception());
+            log_failure(j.what(), reason);
+            j.fail(failure(j, reason));
+            if (sqlite3_get_autocommit(db_->handle()) != 0) {
+                // SQLite rolled the whole transaction back (I/O error, disk full, ...).
+                lose_transaction(reason);
+                open = false;
+            } else if (j.writes()) {
+                // Undo this operation only; the others in the batch go on.
+                try {
+                    db_->exec("ROLLBACK TO op");
+                    db_->exec("RELEASE op");
+                } catch (...) {
+                    sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+                    lose_transaction(reason);
+                    open = false;
+                }
+            }
+        }
+    }
+    if (open) {
+        try {
+            db_->exec("COMMIT");
+            if (std::any_of(applied.begin(), applied.end(), [](const job* a) { return a->writes(); })) {
+                ++transactions_;
+            }
+        } catch (...) {
+            auto reason = describe(std::current_exception());
+            sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+            lose_transaction(reason);
+        }
+    }
+
+    for (auto* a : applied) {
+        if (a->writes()) ++writes_;
+        for (const auto& f : a->remove_after_commit) {
+            std::error_code ec;
+            std::filesystem::remove(f, ec);
+            if (ec) log_.warn("cannot delete a file", {{"file", f.string()}, {"error", ec.message()}});
+        }
+    }
+    for (auto& j : batch) {
+        if (j->failed()) ++failures_;
+        j->publish();
+        --pending_;
+    }
+}
+
+// ---- operations ----------------------------------------------------------------------------
+// Each builds its work as a plain function (never a lambda inside a coroutine body: GCC 12
+// destroys such temporaries twice), queues it, and awaits the named result.
+
+namespace {
+
+detail::unique_function<std::optional<actor_record>(txn&)> load_record_work(std::string actor_id) {
+    return [actor_id = std::move(actor_id)](txn& t) -> std::optional<actor_record> {
+        statement_scope s(t.db.prepare(sql_load_record));
+        s->bind(1, actor_id);
+        if (!s->step()) return std::nullopt;
+        return read_record(*s);
+    };
+}
+
+void remove_actor_database(txn& t, const std::filesystem::path& file) {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+        auto f = file;
+        f += suffix;
+        t.remove_after_commit.push_back(std::move(f));
+    }
+}
+
+}  // namespace
+
+task<std::optional<actor_record>> sqlite_store::load_record(std::string actor_id) {
+    auto what = fmt::format("reading actor {}", actor_id);
+    auto done = submit<std::optional<actor_record>>(false, std::move(what), load_record_work(std::move(actor_id)));
+    co_return co_await done->wait();
+}
+
+namespace {
+detail::unique_function<void(txn&)> create_record_work(actor_record record, std::vector<kv_entry> initial_kv,
+                                                       std::filesystem::path actor_db) {
+    return [record = std::move(record), kv = std::move(initial_kv), actor_db = std::move(actor_db)](txn& t) {
+        // Remains under this id (an earlier generation) go first.
+        delete_rows(t.db, sql_delete_all_kv, record.actor_id);
+        delete_rows(t.db, sql_delete_alarm, record.actor_id);
+        delete_rows(t.db, sql_delete_record, record.actor_id);
+        {
+            statement_scope s(t.db.prepare(sql_insert_record));
+            s->bind(1, record.actor_id);
+            s->bind(2, record.name);
+            s->bind(3, serialize_key(record.key));
+            s->bind(4, static_cast<std::int64_t>(record.generation));
+            s->bind(5, record.create_ts);
+            s->bind(6, record.start_ts);
+            s->bind(7, record.connectable_ts);
+            s->bind(8, record.sleep_ts);
+            s->bind(9, record.destroy_ts);
+            s->run();
+        }
+        put_entries(t.db, record.actor_id, kv);
+        // A SQL database left by an earlier generation (e.g. a crash during its destroy).
+        remove_actor_database(t, actor_db);
+    };
+}
+}  // namespace
+
+task<void> sqlite_store::create_record(actor_record record, std::vector<kv_entry> initial_kv) {
+    auto what = fmt::format("creating actor {}", record.actor_id);
+    auto actor_db = actor_database_file(record.actor_id);
+    auto done = submit<void>(true, std::move(what), create_record_work(std::move(record), std::move(initial_kv),
+                                                                       std::move(actor_db)));
+    co_await done->wait();
+}
+
+namespace {
+detail::unique_function<void(txn&)> update_record_work(actor_record record) {
+    return [record = std::move(record)](txn& t) {
+        statement_scope s(t.db.prepare(sql_update_record));
+        s->bind(1, record.actor_id);
+        s->bind(2, static_cast<std::int64_t>(record.generation));
+        s->bind(3, record.create_ts);
+        s->bind(4, record.start_ts);
+        s->bind(5, record.connectable_ts);
+        s->bind(6, record.sleep_ts);
+        s->bind(7, record.destroy_ts);
+        s->run();
+    };
+}
+}  // namespace
+
+task<void> sqlite_store::update_record(actor_record record) {
+    auto what = fmt::format("updating actor {}", record.actor_id);
+    auto done = submit<void>(true, std::move(what), update_record_work(std::move(record)));
+    co_await done->wait();
+}
+
+namespace {
+detail::unique_function<void(txn&)> delete_actor_work(std::string actor_id, std::filesystem::path actor_db) {
+    return [actor_id = std::move(actor_id), actor_db = std::move(actor_db)](txn& t) {
+        delete_rows(t.db, sql_delete_all_kv, actor_id);
+        delete_rows(t.db, sql_delete_alarm, actor_id);
+        delete_rows(t.db, sql_delete_record, actor_id);
+        remove_actor_database(t, actor_db);
+    };
+}
+}  // namespace
+
+task<void> sqlite_store::delete_actor(std::string actor_id) {
+    auto what = fmt::format("deleting actor {}", actor_id);
+    auto actor_db = actor_database_file(actor_id);
+    auto done = submit<void>(true, std::move(what), delete_actor_work(std::move(actor_id), std::move(actor_db)));
+    co_await done->wait();
+}
+
+namespace {
+detail::unique_function<std::vector<actor_record>(txn&)> list_records_work(std::string name) {
+    return [name = std::move(name)](txn& t) {
+        std::vector<actor_record> out;
+        statement_scope s(t.db.prepare(sql_list_records));
+        s->bind(1, name);
+        while (s->step()) out.push_back(read_record(*s));
+        return out;
+    };
+}
+}  // namespace
+
+task<std::vector<actor_record>> sqlite_store::list_records(std::string name) {
+    auto what = fmt::format("listing actors named '{}'", name);
+    auto done = submit<std::vector<actor_record>>(false, std::move(what), list_records_work(std::move(name)));
+    co_return co_await done->wait();
+}
+
+namespace {
+detail::unique_function<std::vector<std::optional<bytes>>(txn&)> kv_get_work(std::string actor_id,
+                                                                              std::vector<bytes> keys) {
+    return [actor_id = std::move(actor_id), keys = std::move(keys)](txn& t) {
+        std::vector<std::optional<bytes>> out(keys.size());
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            statement_scope s(t.db.prepare(sql_kv_get));
+            s->bind(1, actor_id);
+            s->bind(2, keys[i]);
+            if (s->step()) out[i] = s->blob(0);
+        }
+        return out;
+    };
+}
+}  // namespace
+
+task<std::vector<std::optional<bytes>>> sqlite_store::kv_get(std::string actor_id, std::vector<bytes> keys) {
+    auto what = fmt::format("reading KV of actor {}", actor_id);
+    auto done = submit<std::vector<std::optional<bytes>>>(false, std::move(what),
+                                                          kv_get_work(std::move(actor_id), std::move(keys)));
+    co_return co_await done->wait();
+}
+
+namespace {
+detail::unique_function<void(txn&)> kv_put_work(std::string actor_id, std::vector<kv_entry> entries) {
+    return [actor_id = std::move(actor_id), entries = std::move(entries)](txn& t) {
+        if (!actor_exists(t.db, actor_id)) return;  // destroyed meanwhile: nothing to keep
+        put_entries(t.db, actor_id, entries);
+    };
+}
+}  // namespace
+
+task<void> sqlite_store::kv_put(std::string actor_id, std::vector<kv_entry> entries) {
+    auto what = fmt::format("writing KV of actor {}", actor_id);
+    auto done = submit<void>(true, std::move(what), kv_put_work(std::move(actor_id), std::move(entries)));
+    co_await done->wait();
+}
+
+namespace {
+detail::unique_function<void(txn&)> kv_delete_work(std::string actor_id, std::vector<bytes> keys) {
+    return [actor_id = std::move(actor_id), keys = std::move(keys)](txn& t) {
+        for (const auto& k : keys) {
+            statement_scope s(t.db.prepare(sql_kv_delete));
+            s->bind(1, actor_id);
+            s->bind(2, k);
+            s->run();
+        }
+    };
+}
+}  // namespace
+
+task<void> sqlite_store::kv_delete(std::string actor_id, std::vector<bytes> keys) {
+    auto what = fmt::format("deleting KV of actor {}", actor_id);
+    auto done = submit<void>(true, std::move(what), kv_delete_work(std::move(actor_id), std::move(keys)));
+    co_await done->wait();
+}
+
+namespace {
+detail::unique_function<std::vector<kv_entry>(txn&)> kv_list_prefix_work(std::string actor_id, bytes prefix) {
+    return [actor_id = std::move(actor_id), prefix = std::move(prefix)](txn& t) {
+        // Keys compare as blobs (memcmp, then length): the keys with the prefix are a run
+        // starting at the prefix itself.
+        std::vector<kv_entry> out;
+        statement_scope s(t.db.prepare(sql_kv_from));
+        s->bind(1, actor_id);
+        s->bind(2, prefix);
+        while (s->step()) {
+            bytes key = s->blob(0);
+            if (!has_prefix(key, prefix)) break;
+            out.emplace_back(std::move(key), s->blob(1));
+        }
+        return out;
+    };
+}
+}  // namespace
+
+task<std::vector<kv_entry>> sqlite_store::kv_list_prefix(std::string actor_id, bytes prefix) {
+    auto what = fmt::format("listing KV of actor {}", actor_id);
+    auto done = submit<std::vector<kv_entry>>(false, std::move(what),
+                                              kv_list_prefix_work(std::move(actor_id), std::move(prefix)));
+    co_return co_await done->wait();
+}
+
+namespace {
+detail::unique_function<void(txn&)> store_alarm_work(std::string actor_id, std::optional<std::int64_t> ts) {
+    return [actor_id = std::move(actor_id), ts](txn& t) {
+        if (!ts) {
+            delete_rows(t.db, sql_delete_alarm, actor_id);
+            return;
+        }
+        if (!actor_exists(t.db, actor_id)) return;  // destroyed meanwhile
+        statement_scope s(t.db.prepare(sql_set_alarm));
+        s->bind(1, actor_id);
+        s->bind(2, *ts);
+        s->run();
+    };
+}
+}  // namespace
+
+task<void> sqlite_store::store_alarm(std::string actor_id, std::optional<std::int64_t> timestamp_ms) {
+    auto what = fmt::format("storing the alarm of actor {}", actor_id);
+    auto done = submit<void>(true, std::move(what), store_alarm_work(std::move(actor_id), timestamp_ms));
+    co_await done->wait();
+}
+
+namespace {
+detail::unique_function<std::vector<std::pair<std::string, std::int64_t>>(txn&)> load_alarms_work() {
+    return [](txn& t) {
+        std::vector<std::pair<std::string, std::int64_t>> out;
+        statement_scope s(t.db.prepare(sql_load_alarms));
+        while (s->step()) out.emplace_back(s->text(0), s->int64(1));
+        return out;
+    };
+}
+}  // namespace
+
+task<std::vector<std::pair<std::string, std::int64_t>>> sqlite_store::load_alarms() {
+    auto done = submit<std::vector<std::pair<std::string, std::int64_t>>>(false, "loading alarms", load_alarms_work());
+    co_return co_await done->wait();
+}
+
+}  // namespace rivetkit::drivers::fs

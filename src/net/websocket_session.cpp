@@ -1,0 +1,372 @@
+#include "net/websocket_session.hpp"
+
+#include <openssl/rand.h>
+
+#include <exception>
+#include <stdexcept>
+#include <utility>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/post.hpp>
+
+namespace rivetkit::net {
+namespace {
+
+constexpr std::size_t read_buffer_size = 16 * 1024;
+// Small frames queued together are copied into one buffer and written with one call; larger
+// ones are written on their own (byte_stream::write takes a single buffer).
+constexpr std::size_t coalesce_limit = 64 * 1024;
+// Buffers above this size are released after use instead of being kept for the next message.
+constexpr std::size_t keep_capacity = 64 * 1024;
+
+ws_mask_key random_mask_key() {
+    ws_mask_key key{};
+    if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
+        throw std::runtime_error("rivetkit: RAND_bytes failed");
+    }
+    return key;
+}
+
+// Handlers are built in plain functions, never inside a coroutine (the GCC 12 rule).
+void arm_timer(asio::steady_timer& timer, std::chrono::milliseconds after,
+               std::function<void()> on_expiry) {
+    timer.expires_after(after);
+    timer.async_wait([fn = std::move(on_expiry)](const std::error_code& ec) {
+        if (!ec) fn();
+    });
+}
+
+}  // namespace
+
+std::shared_ptr<websocket_session> websocket_session::create(std::unique_ptr<byte_stream> stream, role r,
+                                                             std::string initial_bytes, websocket_limits limits,
+                                                             std::string protocol) {
+    return std::make_shared<websocket_session>(private_tag{}, std::move(stream), r, std::move(initial_bytes), limits,
+                                               std::move(protocol));
+}
+
+websocket_session::websocket_session(private_tag, std::unique_ptr<byte_stream> stream, role r,
+                                     std::string initial_bytes, websocket_limits limits, std::string protocol)
+    : stream_(std::move(stream)),
+      strand_(asio::make_strand(stream_->get_executor())),
+      role_(r),
+      limits_(limits),
+      protocol_(std::move(protocol)),
+      initial_bytes_(std::move(initial_bytes)),
+      log_(logger("websocket").with("role", r == role::server ? "server" : "client")),
+      parser_(r == role::server, limits.max_message_bytes),
+      close_timer_(strand_) {}
+
+websocket_session::~websocket_session() = default;
+
+void websocket_session::start() {
+    asio::dispatch(strand_, [self = shared_from_this()] {
+        if (self->started_ || self->phase_ == phase::closed) return;
+        self->started_ = true;
+        asio::co_spawn(self->strand_, self->read_loop(self), asio::detached);
+    });
+}
+
+void websocket_session::run_on_executor(std::function<void()> fn) {
+    asio::post(strand_, [self = shared_from_this(), fn = std::move(fn)] {
+        try {
+            fn();
+        } catch (const std::exception& e) {
+            self->log_.error("websocket callback threw", {{"error", e.what()}});
+        } catch (...) {
+            self->log_.error("websocket callback threw");
+        }
+    });
+}
+
+// --- sending (any thread) --------------------------------------------------------------------
+
+void websocket_session::send(std::string_view text) { send_frame(ws_opcode::text, text); }
+
+void websocket_session::send_binary(std::span<const std::uint8_t> data) {
+    send_frame(ws_opcode::binary, {reinterpret_cast<const char*>(data.data()), data.size()});
+}
+
+void websocket_session::ping(std::string_view payload) {
+    send_frame(ws_opcode::ping, payload.substr(0, ws_max_control_payload));
+}
+
+void websocket_session::close(std::uint16_t code, std::string_view reason) {
+    if (!accepting_sends_.exchange(false, std::memory_order_acq_rel)) return;
+    asio::dispatch(strand_, [self = shared_from_this(), code, r = std::string(reason)] { self->begin_close(code, r); });
+}
+
+std::string websocket_session::build_frame(ws_opcode op, std::string_view payload) const {
+    std::string frame;
+    if (role_ == role::client) {
+        append_ws_frame(frame, op, payload, true, random_mask_key());
+    } else {
+        append_ws_frame(frame, op, payload);
+    }
+    return frame;
+}
+
+bool websocket_session::reserve_queue_bytes(std::size_t n) {
+    const std::size_t before = queued_bytes_.fetch_add(n, std::memory_order_relaxed);
+    // A message larger than the bound still goes out on an empty queue: the bound is about a
+    // peer that does not keep up, not about message size.
+    if (before != 0 && before + n > limits_.max_send_queue_bytes) {
+        queued_bytes_.fetch_sub(n, std::memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
+void websocket_session::send_frame(ws_opcode op, std::string_view payload) {
+    if (!accepting_sends_.load(std::memory_order_acquire)) return;
+    outgoing frame{build_frame(op, payload), true, false};
+    if (!reserve_queue_bytes(frame.bytes.size())) {
+        post_overflow();
+        return;
+    }
+    asio::dispatch(strand_, [self = shared_from_this(), f = std::move(frame)]() mutable { self->enqueue(std::move(f)); });
+}
+
+void websocket_session::post_overflow() {
+    if (overflowed_.exchange(true)) return;
+    asio::dispatch(strand_, [self = shared_from_this()] {
+        if (self->phase_ == phase::open) self->fail(ws_close::policy_violation, "send queue full");
+    });
+}
+
+// --- on the strand ---------------------------------------------------------------------------
+
+task<void> websocket_session::read_loop(std::shared_ptr<websocket_session> self) {
+    (void)self;  // keeps the session alive until the connection ends
+    if (!initial_bytes_.empty()) {
+        std::string initial = std::move(initial_bytes_);
+        handle_input(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(initial.data()), initial.size()));
+    }
+    read_buffer_.resize(read_buffer_size);
+    while (phase_ != phase::closed) {
+        auto buf = asio::buffer(read_buffer_);
+        auto [ec, n] = co_await stream_->read_some(buf);
+        if (ec) {
+            if (log_.enabled(log_level::debug)) log_.debug("websocket read ended", {{"error", ec.message()}});
+            break;
+        }
+        handle_input(std::span<std::uint8_t>(read_buffer_.data(), n));
+    }
+    teardown();
+}
+
+void websocket_session::handle_input(std::span<std::uint8_t> input) {
+    while (!parser_.stopped() && phase_ != phase::closed) {
+        switch (parser_.parse(input)) {
+            case frame_parser::event::need_more: return;
+            case frame_parser::event::message: deliver_message(); break;
+            case frame_parser::event::ping: on_ping(); break;
+            case frame_parser::event::pong: break;  // unsolicited or not, nothing to do
+            case frame_parser::event::close: on_peer_close(parser_.close_code(), parser_.close_reason()); return;
+            case frame_parser::event::error: fail(parser_.error_code(), parser_.error_reason()); return;
+        }
+    }
+}
+
+void websocket_session::deliver_message() {
+    if (phase_ != phase::open) return;  // after a close starts, messages are read and dropped
+    current_.binary = parser_.is_binary();
+    current_.data = std::move(parser_.message());
+    bool threw = false;
+    try {
+        emit_message(current_);
+    } catch (const std::exception& e) {
+        log_.error("websocket message handler threw", {{"error", e.what()}});
+        threw = true;
+    } catch (...) {
+        log_.error("websocket message handler threw");
+        threw = true;
+    }
+    // Hand the buffer back to the parser, so steady traffic allocates nothing per message.
+    if (current_.data.capacity() > keep_capacity) current_.data = std::string();
+    parser_.message() = std::move(current_.data);
+    if (threw) fail(ws_close::internal_error, "internal error");
+}
+
+void websocket_session::on_ping() {
+    if (phase_ != phase::open || close_queued_) return;
+    outgoing pong{build_frame(ws_opcode::pong, parser_.control_payload()), true, false};
+    if (!reserve_queue_bytes(pong.bytes.size())) {
+        fail(ws_close::policy_violation, "send queue full");
+        return;
+    }
+    enqueue(std::move(pong));
+}
+
+void websocket_session::on_peer_close(std::uint16_t code, std::string_view reason) {
+    close_received_ = true;
+    std::string r(reason);
+    if (phase_ == phase::open) {
+        phase_ = phase::closing;
+        accepting_sends_.store(false, std::memory_order_release);
+        // Echo the peer's code (1000 when it sent none) and reason; frames queued before go first.
+        if (code == ws_close::no_status) {
+            enqueue_close(ws_close::normal, {});
+        } else {
+            enqueue_close(code, r);
+        }
+        arm_close_timer();
+        finish_close(code, r);
+        return;
+    }
+    if (phase_ == phase::closing) {
+        finish_close(code, r);
+        // Both close frames are through: the server drops TCP first (RFC 6455 section 7.1.1);
+        // a client waits for that (the read loop sees the end of the stream).
+        if (close_written_ && role_ == role::server) teardown();
+    }
+}
+
+void websocket_session::begin_close(std::uint16_t code, const std::string& reason) {
+    if (phase_ != phase::open) return;
+    phase_ = phase::closing;
+    accepting_sends_.store(false, std::memory_order_release);
+    drop_message_handler();
+    if (!is_valid_close_code(code) && code != ws_close::no_status) {
+        log_.warn("invalid WebSocket close code; closing without a code", {{"code", code}});
+        code = ws_close::no_status;
+    }
+    enqueue_close(code, reason);
+    arm_close_timer();
+}
+
+void websocket_session::fail(std::uint16_t code, std::string_view reason) {
+    if (phase_ == phase::closed) return;
+    if (log_.enabled(log_level::debug)) {
+        log_.debug("failing the WebSocket connection", {{"code", code}, {"reason", reason}});
+    }
+    if (phase_ == phase::closing) {
+        // Already closing: nothing more to say to this peer.
+        finish_close(code, std::string(reason));
+        teardown();
+        return;
+    }
+    phase_ = phase::closing;
+    failed_ = true;
+    accepting_sends_.store(false, std::memory_order_release);
+    drop_queue();
+    enqueue_close(code, reason);
+    arm_close_timer();
+    finish_close(code, std::string(reason));
+}
+
+void websocket_session::enqueue(outgoing frame) {
+    if (phase_ == phase::closed || (close_queued_ && !frame.is_close)) {
+        // Nothing may follow a close frame (RFC 6455 section 5.5.1).
+        if (frame.counted) queued_bytes_.fetch_sub(frame.bytes.size(), std::memory_order_relaxed);
+        return;
+    }
+    queue_.push_back(std::move(frame));
+    start_writing();
+}
+
+void websocket_session::enqueue_close(std::uint16_t code, std::string_view reason) {
+    if (close_queued_) return;
+    outgoing frame{build_frame(ws_opcode::close, make_ws_close_payload(code, reason)), false, true};
+    enqueue(std::move(frame));
+    close_queued_ = true;
+}
+
+void websocket_session::drop_queue() noexcept {
+    std::size_t counted = 0;
+    for (const auto& f : queue_) {
+        if (f.counted) counted += f.bytes.size();
+    }
+    queue_.clear();
+    queued_bytes_.fetch_sub(counted, std::memory_order_relaxed);
+}
+
+void websocket_session::start_writing() {
+    if (writing_ || queue_.empty() || phase_ == phase::closed) return;
+    writing_ = true;
+    asio::co_spawn(strand_, write_loop(shared_from_this()), asio::detached);
+}
+
+task<void> websocket_session::write_loop(std::shared_ptr<websocket_session> self) {
+    (void)self;
+    while (!queue_.empty() && phase_ != phase::closed) {
+        std::size_t counted = 0;
+        bool has_close = false;
+        if (queue_.size() == 1 || queue_.front().bytes.size() >= coalesce_limit) {
+            outgoing& f = queue_.front();
+            counted = f.counted ? f.bytes.size() : 0;
+            has_close = f.is_close;
+            write_buffer_ = std::move(f.bytes);
+            queue_.pop_front();
+        } else {
+            write_buffer_.clear();
+            while (!queue_.empty() && (write_buffer_.empty() ||
+                                       write_buffer_.size() + queue_.front().bytes.size() <= coalesce_limit)) {
+                outgoing& f = queue_.front();
+                if (f.counted) counted += f.bytes.size();
+                has_close = has_close || f.is_close;
+                write_buffer_.append(f.bytes);
+                queue_.pop_front();
+            }
+        }
+        auto buf = asio::buffer(write_buffer_);
+        auto ec = co_await stream_->write(buf);
+        queued_bytes_.fetch_sub(counted, std::memory_order_relaxed);
+        if (ec) {
+            if (log_.enabled(log_level::debug)) log_.debug("websocket write failed", {{"error", ec.message()}});
+            teardown();
+            break;
+        }
+        if (has_close) on_close_written();
+    }
+    if (write_buffer_.capacity() > keep_capacity) write_buffer_ = std::string();
+    writing_ = false;
+}
+
+void websocket_session::on_close_written() {
+    close_written_ = true;
+    if (failed_) {
+        // Let the peer read our close frame, then see the end of the stream; wait for its end
+        // (or the timer) before closing, so unread input does not turn into a reset.
+        stream_->shutdown_send();
+        return;
+    }
+    if (close_received_ && role_ == role::server) teardown();
+}
+
+void websocket_session::arm_close_timer() {
+    if (timer_armed_ || phase_ == phase::closed) return;
+    timer_armed_ = true;
+    auto self = shared_from_this();
+    arm_timer(close_timer_, limits_.close_timeout, [self] {
+        if (self->phase_ == phase::closed) return;
+        self->log_.debug("WebSocket close handshake timed out");
+        self->teardown();
+    });
+}
+
+void websocket_session::finish_close(std::uint16_t code, const std::string& reason) {
+    if (close_emitted_) return;
+    close_emitted_ = true;
+    try {
+        emit_close(code, reason);
+    } catch (const std::exception& e) {
+        log_.error("websocket close handler threw", {{"error", e.what()}});
+    } catch (...) {
+        log_.error("websocket close handler threw");
+    }
+}
+
+void websocket_session::teardown() noexcept {
+    if (phase_ == phase::closed) return;
+    phase_ = phase::closed;
+    accepting_sends_.store(false, std::memory_order_release);
+    close_timer_.cancel();
+    stream_->close();
+    drop_queue();
+    finish_close(ws_close::abnormal, {});
+}
+
+}  // namespace rivetkit::net

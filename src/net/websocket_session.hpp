@@ -1,0 +1,147 @@
+#pragma once
+// One end of an open RFC 6455 connection (after the handshake), on either role, over any
+// byte_stream. Implements rivetkit::websocket: callbacks run on the session's strand; send(),
+// send_binary() and close() may be called from any thread.
+//
+// Close semantics: on_close fires exactly once. After a clean close handshake it carries the
+// peer's code and reason (1005 when the peer's close frame had no code); 1006 when the
+// connection ended without the peer's close frame (TCP dropped, or no answer within
+// close_timeout). When this end fails the connection (a protocol violation by the peer, an
+// oversized message, a full send queue) it carries the code and reason this end sent, at once.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+
+#include "net/stream.hpp"
+#include "net/websocket_frame.hpp"
+#include "rivetkit/log.hpp"
+#include "rivetkit/websocket.hpp"
+
+namespace rivetkit::net {
+
+struct websocket_limits {
+    /// Largest message accepted from the peer (all fragments together); beyond it: close 1009.
+    std::size_t max_message_bytes = 1 << 20;
+    /// Bytes of outgoing frames waiting to be written; a send beyond it (while something is
+    /// already queued) closes the connection with 1008: the peer is not reading.
+    std::size_t max_send_queue_bytes = 16 << 20;
+    /// How long to wait for the peer's part of the close handshake before dropping TCP.
+    std::chrono::milliseconds close_timeout{5000};
+};
+
+class websocket_session : public rivetkit::websocket, public std::enable_shared_from_this<websocket_session> {
+    struct private_tag {};
+
+public:
+    enum class role { server, client };
+
+    /// `initial_bytes`: what was read from the stream after the handshake (the start of the
+    /// first frames). `protocol`: the negotiated subprotocol, empty for none.
+    static std::shared_ptr<websocket_session> create(std::unique_ptr<byte_stream> stream, role r,
+                                                     std::string initial_bytes, websocket_limits limits,
+                                                     std::string protocol);
+
+    websocket_session(private_tag, std::unique_ptr<byte_stream> stream, role r, std::string initial_bytes,
+                      websocket_limits limits, std::string protocol);
+    ~websocket_session() override;
+    websocket_session(const websocket_session&) = delete;
+    websocket_session& operator=(const websocket_session&) = delete;
+
+    /// Starts reading. Until then frames wait in the stream; call it once.
+    void start();
+
+    [[nodiscard]] const std::string& protocol() const noexcept { return protocol_; }
+    [[nodiscard]] role session_role() const noexcept { return role_; }
+
+    void send(std::string_view text) override;
+    void send_binary(std::span<const std::uint8_t> data) override;
+    /// An invalid `code` (1005 included) sends a close frame without a code; `reason` is cut to
+    /// 123 bytes.
+    void close(std::uint16_t code = 1000, std::string_view reason = {}) override;
+    /// True until a close starts (from either end) or the connection ends.
+    [[nodiscard]] bool is_open() const override { return accepting_sends_.load(std::memory_order_acquire); }
+
+    /// Sends a ping (at most 125 bytes of payload; longer is cut). The peer's pong is ignored.
+    void ping(std::string_view payload = {});
+
+    /// Bytes of frames accepted by send() and not yet written (for monitoring and tests).
+    [[nodiscard]] std::size_t queued_bytes() const noexcept { return queued_bytes_.load(std::memory_order_relaxed); }
+
+protected:
+    void run_on_executor(std::function<void()> fn) override;
+
+private:
+    struct outgoing {
+        std::string bytes;   // one or more whole frames
+        bool counted;        // included in queued_bytes_
+        bool is_close;
+    };
+    enum class phase { open, closing, closed };
+
+    // Any thread.
+    std::string build_frame(ws_opcode op, std::string_view payload) const;
+    bool reserve_queue_bytes(std::size_t n);
+    void send_frame(ws_opcode op, std::string_view payload);
+    void post_overflow();
+
+    // On the strand.
+    task<void> read_loop(std::shared_ptr<websocket_session> self);
+    task<void> write_loop(std::shared_ptr<websocket_session> self);
+    void handle_input(std::span<std::uint8_t> input);
+    void deliver_message();
+    void on_ping();
+    void on_peer_close(std::uint16_t code, std::string_view reason);
+    void begin_close(std::uint16_t code, const std::string& reason);
+    void fail(std::uint16_t code, std::string_view reason);
+    void enqueue(outgoing frame);
+    void enqueue_close(std::uint16_t code, std::string_view reason);
+    void drop_queue() noexcept;
+    void start_writing();
+    void on_close_written();
+    void arm_close_timer();
+    void finish_close(std::uint16_t code, const std::string& reason);
+    void teardown() noexcept;
+
+    std::unique_ptr<byte_stream> stream_;
+    asio::strand<asio::any_io_executor> strand_;
+    role role_;
+    websocket_limits limits_;
+    std::string protocol_;
+    std::string initial_bytes_;
+    logger log_;
+
+    // Any thread.
+    std::atomic<bool> accepting_sends_{true};
+    std::atomic<bool> overflowed_{false};
+    std::atomic<std::size_t> queued_bytes_{0};
+
+    // Strand only.
+    frame_parser parser_;
+    std::vector<std::uint8_t> read_buffer_;
+    websocket_message current_;  // reused for every delivered message
+    phase phase_ = phase::open;
+    bool started_ = false;
+    bool failed_ = false;          // this end failed the connection
+    bool close_queued_ = false;    // our close frame is queued or written
+    bool close_written_ = false;
+    bool close_received_ = false;  // the peer's close frame arrived
+    bool close_emitted_ = false;
+    bool writing_ = false;
+    bool timer_armed_ = false;
+    std::deque<outgoing> queue_;
+    std::string write_buffer_;     // the batch being written
+    asio::steady_timer close_timer_;
+};
+
+}  // namespace rivetkit::net

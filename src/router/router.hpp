@@ -1,0 +1,62 @@
+#pragma once
+// The registry's HTTP/WebSocket routing, as the reference's manager router does it
+// (client-protocol.md §1): CORS, the gateway (path, header and query forms), the manager API
+// (/actors ...) and the actor router (/action, /connect, /request, /websocket).
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/server_handler.hpp"
+#include "rivetkit/detail/registry_core.hpp"
+#include "rivetkit/handler.hpp"
+#include "rivetkit/key.hpp"
+#include "rivetkit/value.hpp"
+
+namespace rivetkit::detail {
+
+/// Which actor a gateway request is for: an id, or (the newer clients' query form) a name and
+/// key to get or create.
+struct actor_target {
+    std::string actor_id;
+    bool by_query = false;
+    bool create = false;  // rvt-method=getOrCreate
+    std::string name;
+    actor_key key;
+    value input;
+    std::string region;
+};
+
+class router final : public net::server_handler, public std::enable_shared_from_this<router> {
+public:
+    router(registry_core& core, handler_options options);
+
+    task<net::reply> handle(http_request request) override;
+    task<net::upgrade_reply> upgrade(http_request request) override;
+
+    /// handle() for the public handler (no streaming replies there).
+    task<http_response> respond(http_request request);
+    [[nodiscard]] registry_core& core() noexcept { return *core_; }
+    [[nodiscard]] const handler_options& options() const noexcept { return options_; }
+
+    /// The actor id a target names, creating the actor for a getOrCreate query.
+    task<std::string> resolve(actor_target target);
+
+private:
+    task<http_response> route(http_request request);
+    task<http_response> route_actor(actor_target target, std::string path, http_request request);
+    task<http_response> route_manager(const std::string& path, http_request request);
+    task<http_response> action(actor_target target, std::string name, http_request request);
+    task<http_response> raw_request(actor_target target, std::string path, http_request request);
+    task<http_response> list_actors(const http_request& request);
+    task<http_response> put_actor(const http_request& request);
+    task<http_response> post_actor(const http_request& request);
+    task<http_response> delete_actor(std::string actor_id);
+
+    registry_core* core_;
+    handler_options options_;
+    std::string base_path_;  // normalised: "" or "/prefix" without a trailing '/'
+};
+
+}  // namespace rivetkit::detail
