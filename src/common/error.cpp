@@ -1,5 +1,7 @@
 #include "rivetkit/error.hpp"
 
+#include "common/utf8.hpp"
+
 #include <fmt/format.h>
 
 namespace rivetkit {
@@ -44,7 +46,9 @@ std::string describe_exception(std::exception_ptr e) {
 
 client_error to_client_error(const std::exception& e) {
     if (const auto* re = dynamic_cast<const error*>(&e); re != nullptr && re->is_public()) {
-        return {re->group(), re->code(), re->message(), re->metadata(), re->http_status()};
+        // Messages may quote client input (a header, a parse error): keep them valid UTF-8.
+        return {to_valid_utf8(re->group()), to_valid_utf8(re->code()), to_valid_utf8(re->message()), re->metadata(),
+                re->http_status()};
     }
     // The reference sends an empty metadata object with a masked error (client-protocol.md §4.1).
     return {"internal", "internal_error", std::string(errors::internal_error_message), object{}, 500};

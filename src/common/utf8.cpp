@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace rivetkit {
 
@@ -47,6 +48,31 @@ bool is_valid_utf8(std::string_view s) noexcept {
         p += tail + 1;
     }
     return true;
+}
+
+std::string to_valid_utf8(std::string_view s) {
+    if (is_valid_utf8(s)) return std::string(s);
+    std::string out;
+    out.reserve(s.size() + 8);
+    std::size_t i = 0;
+    while (i < s.size()) {
+        // Take the longest prefix (1 to 4 bytes) that is a whole valid character.
+        std::size_t n = 0;
+        for (std::size_t len = 1; len <= 4 && i + len <= s.size(); ++len) {
+            if (is_valid_utf8(s.substr(i, len))) {
+                n = len;
+                break;
+            }
+        }
+        if (n == 0) {
+            out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER for one bad byte
+            ++i;
+        } else {
+            out.append(s.substr(i, n));
+            i += n;
+        }
+    }
+    return out;
 }
 
 }  // namespace rivetkit

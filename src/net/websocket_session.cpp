@@ -95,7 +95,8 @@ void websocket_session::ping(std::string_view payload) {
 
 void websocket_session::close(std::uint16_t code, std::string_view reason) {
     if (!accepting_sends_.exchange(false, std::memory_order_acq_rel)) return;
-    asio::dispatch(strand_, [self = shared_from_this(), code, r = std::string(reason)] { self->begin_close(code, r); });
+    // Posted like sends, so the close frame follows every frame sent before it.
+    asio::post(strand_, [self = shared_from_this(), code, r = std::string(reason)] { self->begin_close(code, r); });
 }
 
 std::string websocket_session::build_frame(ws_opcode op, std::string_view payload) const {
@@ -126,7 +127,9 @@ void websocket_session::send_frame(ws_opcode op, std::string_view payload) {
         post_overflow();
         return;
     }
-    asio::dispatch(strand_, [self = shared_from_this(), f = std::move(frame)]() mutable { self->enqueue(std::move(f)); });
+    // post, never dispatch: a sender that happens to run inside the strand must not overtake
+    // frames other threads queued before it (one connection's frames keep their send order).
+    asio::post(strand_, [self = shared_from_this(), f = std::move(frame)]() mutable { self->enqueue(std::move(f)); });
 }
 
 void websocket_session::post_overflow() {

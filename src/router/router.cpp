@@ -17,6 +17,7 @@
 
 #include "common/base64.hpp"
 #include "common/json.hpp"
+#include "common/utf8.hpp"
 #include "protocol/client_protocol.hpp"
 #include "rivetkit/detail/instance.hpp"
 #include "rivetkit/error.hpp"
@@ -87,10 +88,10 @@ http_response error_response(const client_error& err, protocol::encoding enc) {
     return r;
 }
 
-http_response error_response(std::exception_ptr e, const http_request& req, const logger& log) {
+http_response error_response(std::exception_ptr e, protocol::encoding enc, const std::string& path, const logger& log) {
     auto shown = to_client_error(e);
-    if (shown.group == "internal") log.error("request failed", {{"path", req.path}, {"error", describe_exception(e)}});
-    return error_response(shown, reply_encoding(req));
+    if (shown.group == "internal") log.error("request failed", {{"path", path}, {"error", describe_exception(e)}});
+    return error_response(shown, enc);
 }
 
 /// The path below the base path, or nullopt when the request is outside it.
@@ -213,6 +214,10 @@ actor_target parse_query_target(std::string name, const std::vector<query_param>
         t.input = protocol::decode_cbor_user_value(*raw);
     }
     if (const auto* region = find_param(params, "rvt-region")) t.region = *region;
+    for (const auto& part : t.key) {
+        if (!is_valid_utf8(part)) throw errors::invalid_request("rvt-key is not valid UTF-8");
+    }
+    if (!is_valid_utf8(t.region)) throw errors::invalid_request("rvt-region is not valid UTF-8");
     return t;
 }
 
@@ -304,7 +309,7 @@ task<http_response> router::respond(http_request request) {
     erase_header(res.headers, "access-control-allow-credentials");
     res.headers.emplace_back("access-control-allow-origin", origin.empty() ? "*" : origin);
     res.headers.emplace_back("access-control-allow-credentials", "true");
-    if (!preflight) res.headers.emplace_back("access-control-expose-headers", "*");
+    res.headers.emplace_back("access-control-expose-headers", "*");
     if (!origin.empty()) res.headers.emplace_back("vary", "Origin");
     co_return res;
 }
@@ -313,6 +318,9 @@ task<http_response> router::route(http_request request) {
     auto stripped = strip_base(base_path_, request.path);
     if (!stripped) co_return not_found_response();
     std::string path = std::move(*stripped);
+    // Errors are answered after `request` has moved on: keep what the answer needs.
+    const protocol::encoding enc = reply_encoding(request);
+    const std::string full_path = request.path;
     try {
         if (!starts_with(path, "/.test/")) {
             auto m = match_gateway(path, request.query);
@@ -332,7 +340,7 @@ task<http_response> router::route(http_request request) {
         }
         co_return co_await route_manager(path, std::move(request));
     } catch (...) {
-        co_return error_response(std::current_exception(), request, core_->log());
+        co_return error_response(std::current_exception(), enc, full_path, core_->log());
     }
 }
 

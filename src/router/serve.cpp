@@ -2,7 +2,9 @@
 
 #include <charconv>
 #include <condition_variable>
+#include <chrono>
 #include <csignal>
+#include <future>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
@@ -52,7 +54,16 @@ std::uint16_t registry::listen(server_options options) {
     http.port = options.port;
     auto server = std::make_shared<net::http_server>(core_->executor(), r, http, logger("server"));
     const std::uint16_t port = server->listen();
-    core_->add_stop_hook([server] { server->close(); });
+    // On stop, the server closes before the actors do and is waited for: WebSockets get their
+    // close handshake (1001) while the io threads still run, so each connection leaves its
+    // actor cleanly. The wait is bounded by the sockets' own close timeout.
+    core_->add_stop_hook([server, close_wait = http.websocket.close_timeout + std::chrono::seconds(1)] {
+        auto drained = std::make_shared<std::promise<void>>();
+        auto done = drained->get_future();
+        server->on_drained([drained] { drained->set_value(); });
+        server->close();
+        done.wait_for(close_wait);
+    });
     core_->log().info("server listening", {{"url", fmt::format("http://{}:{}{}", options.host, port,
                                                                options.base_path == "/" ? "" : options.base_path)},
                                            {"driver", core_->driver_name()}});
