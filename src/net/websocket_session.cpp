@@ -174,7 +174,9 @@ void websocket_session::handle_input(std::span<std::uint8_t> input) {
 }
 
 void websocket_session::deliver_message() {
-    if (phase_ != phase::open) return;  // after a close starts, messages are read and dropped
+    // After a close starts (or close() was called, its begin_close still queued), messages are
+    // read and dropped.
+    if (phase_ != phase::open || !accepting_sends_.load(std::memory_order_acquire)) return;
     current_.binary = parser_.is_binary();
     current_.data = std::move(parser_.message());
     bool threw = false;

@@ -99,7 +99,7 @@ TEST_CASE("value accessors check kinds and ranges", "[value]") {
     CHECK(value(array{1, "two", rivetkit::null}).to_debug_string() == R"([1,"two",null])");
 }
 
-TEST_CASE("structs round-trip through RIVETKIT_FIELDS; missing members keep defaults", "[value][convert]") {
+TEST_CASE("structs round-trip through RIVETKIT_FIELDS, missing members keep defaults", "[value][convert]") {
     value_test::room r;
     r.players = {{"ada", 3, "red"}, {"bob", 1, std::nullopt}};
     r.totals = {{"red", 3}};

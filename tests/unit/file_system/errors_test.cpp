@@ -180,7 +180,7 @@ TEST_CASE("a read-only data directory fails registry construction clearly", "[fi
     CHECK_THAT(message, Catch::Contains("Permission denied"));
 }
 
-TEST_CASE("a failing write fails the action that needed it; other actors keep working",
+TEST_CASE("a failing write fails the action that needed it, other actors keep working",
           "[file_system][errors]") {
     temp_dir dir;
     log_capture logs(rivetkit::log_level::error);

@@ -147,7 +147,7 @@ TEST_CASE("an alarm wakes a sleeping actor", "[file_system][schedule]") {
     CHECK(h.call<"wakes">() == 2);
 }
 
-TEST_CASE("destroy deletes the actor's data; re-creating it starts fresh with a new generation",
+TEST_CASE("destroy deletes the actor's data, re-creating it starts fresh with a new generation",
           "[file_system][destroy]") {
     temp_dir dir;
     const auto id = rivetkit::file_system_actor_id("counter", {"doomed"});

@@ -63,7 +63,7 @@ TEST_CASE("sse: event framing", "[net][sse]") {
     CHECK(c == ": keep-alive\n");
 }
 
-TEST_CASE("sse: overlapping sends go out in call order; a closed sink fails them", "[net][sse]") {
+TEST_CASE("sse: overlapping sends go out in call order, a closed sink fails them", "[net][sse]") {
     asio::io_context io;
     memory_sink sink(io);
     sse_writer writer(sink);

@@ -170,7 +170,7 @@ TEST_CASE("Error: metadata and actionId", "[protocol][json][cbor]") {
     }, "Error.actionId: expected a bigint id, got string");
 }
 
-TEST_CASE("output is always present; undefined is null in json and f7 in cbor/bare", "[protocol]") {
+TEST_CASE("output is always present, undefined is null in json and f7 in cbor/bare", "[protocol]") {
     CHECK(encode_http_action_response(encoding::json, undefined) == R"({"output":null})");
     CHECK(encode_http_action_response(encoding::cbor, undefined) == frame(R"(b9 0001 66"output" f7)"));
     CHECK(encode_http_action_response(encoding::bare, undefined) == frame("02 00 01 f7"));

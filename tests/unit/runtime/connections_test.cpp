@@ -191,7 +191,7 @@ TEST_CASE("connections: each connection has its own state", "[runtime]") {
     bob.dispose();
 }
 
-TEST_CASE("connections: c.conns() lists the open connections; dispose() fires on_disconnect", "[runtime]") {
+TEST_CASE("connections: c.conns() lists the open connections, dispose() fires on_disconnect", "[runtime]") {
     rivetkit::testing::test_registry t({{"chat", chat}});
     auto room = [&](const std::string& who) { return room_of(t, who); };
     auto alice = room("alice").connect();
@@ -272,7 +272,7 @@ TEST_CASE("connections: events an action broadcasts arrive before its reply on t
     alice.dispose();
 }
 
-TEST_CASE("connections: once() fires once; unsubscribe stops delivery", "[runtime]") {
+TEST_CASE("connections: once() fires once, unsubscribe stops delivery", "[runtime]") {
     inbox once_box;
     inbox on_box;
     rivetkit::testing::test_registry t({{"chat", chat}});
@@ -336,7 +336,7 @@ TEST_CASE("connections: actions called before the connection is up are queued", 
     alice.dispose();
 }
 
-TEST_CASE("connections: on_connect throwing disconnects the connection; the client backs off", "[runtime]") {
+TEST_CASE("connections: on_connect throwing disconnects the connection, the client backs off", "[runtime]") {
     rivetkit::testing::test_registry t({{"chat", chat}});
     auto admin = t.client().get_or_create(chat, "chat", {"room"}, with_params(params("admin")));
     auto attempts = [&] { return about(admin.call<"log">(), "crash").size() / 3; };

@@ -61,7 +61,7 @@ const auto doomed = rivetkit::actor<doomed_state>()
 using namespace destroy_test;
 using namespace rivetkit_test;
 
-TEST_CASE("destroy: c.destroy() runs on_destroy and removes the actor; it can be created again", "[runtime]") {
+TEST_CASE("destroy: c.destroy() runs on_destroy and removes the actor, it can be created again", "[runtime]") {
     rivetkit::testing::test_registry t({{"doomed", doomed}, {"observer", observer}});
     auto obs = t.client().get_or_create(observer, "observer", {"observer"});
     auto h = t.client().get_or_create(doomed, "doomed", {"d"});

@@ -107,7 +107,7 @@ TEST_CASE("errors: arguments of the wrong type are action/invalid_request", "[ru
     CHECK(h.call("add", 0) == rivetkit::value(5));
 }
 
-TEST_CASE("errors: get of a missing actor is actor/not_found; nothing is created", "[runtime]") {
+TEST_CASE("errors: get of a missing actor is actor/not_found, nothing is created", "[runtime]") {
     rivetkit::testing::test_registry t({{"failing", failing}});
     require_error([&] { (void)t.client().get(failing, "failing", {"missing"}).call<"ok">(); }, "actor", "not_found");
     require_error([&] { (void)t.client().get(failing, "failing", {"missing"}).resolve(); }, "actor", "not_found");

@@ -48,7 +48,7 @@ inline const auto no_handlers = rivetkit::actor<echo_state>().action<"noop">([](
 
 }  // namespace raw_test
 
-TEST_CASE("on_request receives method, path, query and body; state changes persist", "[runtime][raw]") {
+TEST_CASE("on_request receives method, path, query and body, state changes persist", "[runtime][raw]") {
     rivetkit::testing::test_registry t({{"echo", raw_test::echo}});
     auto h = t.client().get_or_create(raw_test::echo, "echo", {"a"});
     rivetkit::http_request req;
@@ -119,7 +119,7 @@ TEST_CASE("raw websocket: messages both ways, binary frames, state, close from t
     CHECK(t.awake_count() == 0);
 }
 
-TEST_CASE("raw websocket: a client close disconnects; sleep closes open sockets", "[runtime][raw]") {
+TEST_CASE("raw websocket: a client close disconnects, sleep closes open sockets", "[runtime][raw]") {
     rivetkit::testing::test_registry t({{"echo", raw_test::echo}});
     auto h = t.client().get_or_create(raw_test::echo, "echo", {"ws2"});
     auto ws = h.websocket();

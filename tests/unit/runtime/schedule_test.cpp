@@ -185,7 +185,7 @@ TEST_CASE("schedule: coroutine actions can be scheduled", "[runtime]") {
     CHECK(runs[0].at == t0 + 105);
 }
 
-TEST_CASE("schedule: a scheduled action that does not exist is dropped; the rest still run", "[runtime]") {
+TEST_CASE("schedule: a scheduled action that does not exist is dropped, the rest still run", "[runtime]") {
     rivetkit::testing::test_registry t({{"sched", scheduled}});
     auto h = t.client().get_or_create(scheduled, "sched", {"a"});
     h.call<"scheduleMissing">(100);

@@ -111,7 +111,7 @@ TEST_CASE("sleep: an action in flight keeps the actor awake", "[runtime]") {
     CHECK(t.awake_count() == 0);
 }
 
-TEST_CASE("sleep: no_sleep disables the idle sleep; c.sleep() still works", "[runtime]") {
+TEST_CASE("sleep: no_sleep disables the idle sleep, c.sleep() still works", "[runtime]") {
     rivetkit::testing::test_registry t({{"insomniac", insomniac}});
     auto h = t.client().get_or_create(insomniac, "insomniac", {"a"});
     h.call<"counts">();

@@ -220,7 +220,7 @@ private:
 using namespace actor_db_test;
 using rivetkit_test::require_error;
 
-TEST_CASE("c.db(): an action creates a table and rows; other actors have their own database", "[sql]") {
+TEST_CASE("c.db(): an action creates a table and rows, other actors have their own database", "[sql]") {
     rivetkit::testing::test_registry t({{"notebook", notebook}});
     auto alice = t.client().get_or_create(notebook, "notebook", {"alice"});
     auto bob = t.client().get_or_create(notebook, "notebook", {"bob"});
@@ -249,7 +249,7 @@ TEST_CASE("c.db(): data survives sleep and wake", "[sql]") {
     CHECK(h.call<"add">("after two sleeps") == 3);
 }
 
-TEST_CASE("c.db(): destroy deletes the database; the recreated actor starts empty", "[sql]") {
+TEST_CASE("c.db(): destroy deletes the database, the recreated actor starts empty", "[sql]") {
     rivetkit::testing::test_registry t({{"notebook", notebook}});
     auto h = t.client().get_or_create(notebook, "notebook", {"d"});
     h.call<"add">("doomed");
@@ -279,7 +279,7 @@ TEST_CASE("c.db(): an actor that never calls db() opens nothing", "[sql]") {
     CHECK(*opens == 1);
 }
 
-TEST_CASE("c.db(): an SQL error reaches the client masked; the actor keeps working", "[sql]") {
+TEST_CASE("c.db(): an SQL error reaches the client masked, the actor keeps working", "[sql]") {
     rivetkit::testing::test_registry t({{"notebook", notebook}});
     auto h = t.client().get_or_create(notebook, "notebook", {"e"});
     h.call<"add">("one");

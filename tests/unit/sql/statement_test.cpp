@@ -101,7 +101,7 @@ TEST_CASE("sql: small integer types, bool and unsigned values are range-checked"
     CHECK(e2.primary_code() == 25);  // SQLITE_RANGE
 }
 
-TEST_CASE("sql: NULL through nullptr, nullopt and optional; typed reads refuse NULL", "[sql]") {
+TEST_CASE("sql: NULL through nullptr, nullopt and optional, typed reads refuse NULL", "[sql]") {
     auto db = notes_db();
     std::optional<std::int64_t> none;
     std::optional<std::string> name = "n1";
@@ -161,7 +161,7 @@ TEST_CASE("sql: named parameters, with or without their prefix", "[sql]") {
     CHECK(sel.get<int>(0) == 3);
 }
 
-TEST_CASE("sql: reset reuses a statement; bindings stay until cleared", "[sql]") {
+TEST_CASE("sql: reset reuses a statement, bindings stay until cleared", "[sql]") {
     auto db = notes_db();
     auto ins = db->prepare("INSERT INTO items (name, qty) VALUES (?, ?)");
     for (int i = 0; i < 3; ++i) {
@@ -395,7 +395,7 @@ TEST_CASE("sql: files are created with their directories, reopened, and removed"
     fs::remove_all(dir);
 }
 
-TEST_CASE("sql: max_size_bytes bounds the database; writes past it fail with SQLITE_FULL", "[sql]") {
+TEST_CASE("sql: max_size_bytes bounds the database, writes past it fail with SQLITE_FULL", "[sql]") {
     sql::open_options o;
     o.max_size_bytes = 64 * 1024;
     auto db = sql::database::open_in_memory(o);

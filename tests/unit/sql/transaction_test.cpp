@@ -122,7 +122,7 @@ TEST_CASE("sql transaction: nested transactions are savepoints", "[sql]") {
     CHECK(values(*db) == std::vector<std::int64_t>{1, 3});
 }
 
-TEST_CASE("sql transaction: finish the innermost first; an outer rollback ends the inner ones", "[sql]") {
+TEST_CASE("sql transaction: finish the innermost first, an outer rollback ends the inner ones", "[sql]") {
     auto db = ledger();
     auto outer = db->begin();
     auto inner = db->begin();
