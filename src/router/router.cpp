@@ -23,6 +23,7 @@
 #include "rivetkit/error.hpp"
 #include "rivetkit/ids.hpp"
 #include "router/http_util.hpp"
+#include "net/websocket_handshake.hpp"
 #include "router/sockets.hpp"
 
 namespace rivetkit::detail {
@@ -110,17 +111,13 @@ std::string_view trim_slash(std::string_view p) {
     return p;
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
-std::string format_actor_key(const actor_key& key) { return serialize_key(key); }
-
 ojson optional_ts(const std::optional<std::int64_t>& v) { return v ? ojson(*v) : ojson(nullptr); }
 
 ojson actor_json(const actor_record& r) {
     ojson a;
     a["actor_id"] = r.actor_id;
     a["name"] = r.name;
-    a["key"] = format_actor_key(r.key);
+    a["key"] = serialize_key(r.key);
     a["namespace_id"] = "default";
     a["runner_name_selector"] = "default";
     a["create_ts"] = r.create_ts;
@@ -165,7 +162,7 @@ std::string strip_rvt_params(std::string_view raw) {
         auto amp = raw.find('&');
         std::string_view part = raw.substr(0, amp);
         raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
-        if (part.empty() || starts_with(part, "rvt-")) continue;
+        if (part.empty() || part.starts_with("rvt-")) continue;
         if (!out.empty()) out.push_back('&');
         out.append(part);
     }
@@ -179,7 +176,7 @@ actor_target parse_query_target(std::string name, const std::vector<query_param>
                                                  "rvt-crash-policy", "rvt-token",     "rvt-skip-ready-wait"};
     std::vector<std::string_view> seen;
     for (const auto& p : params) {
-        if (!starts_with(p.name, "rvt-")) continue;
+        if (!p.name.starts_with("rvt-")) continue;
         if (std::find(std::begin(known), std::end(known), p.name) == std::end(known)) {
             throw errors::invalid_request(fmt::format("unknown gateway query parameter '{}'", p.name));
         }
@@ -224,7 +221,7 @@ actor_target parse_query_target(std::string name, const std::vector<query_param>
 /// Path-based gateway routing: /gateway/{actorId}[@token]/rest or the query form. nullopt when
 /// the path is not a gateway path.
 std::optional<gateway_match> match_gateway(std::string_view path, std::string_view query) {
-    if (!starts_with(path, "/gateway/")) return std::nullopt;
+    if (!path.starts_with("/gateway/")) return std::nullopt;
     if (path.find("//") != std::string_view::npos) return std::nullopt;
     std::string_view rest = path.substr(9);
     auto slash = rest.find('/');
@@ -233,7 +230,7 @@ std::optional<gateway_match> match_gateway(std::string_view path, std::string_vi
     gateway_match m;
     m.path = slash == std::string_view::npos ? std::string("/") : std::string(rest.substr(slash));
     auto params = parse_query(query);
-    bool query_form = std::any_of(params.begin(), params.end(), [](const auto& p) { return starts_with(p.name, "rvt-"); });
+    bool query_form = std::any_of(params.begin(), params.end(), [](const auto& p) { return p.name.starts_with("rvt-"); });
     if (query_form) {
         auto name = percent_decode(segment);
         if (!name) return std::nullopt;
@@ -322,7 +319,7 @@ task<http_response> router::route(http_request request) {
     const protocol::encoding enc = reply_encoding(request);
     const std::string full_path = request.path;
     try {
-        if (!starts_with(path, "/.test/")) {
+        if (!path.starts_with("/.test/")) {
             auto m = match_gateway(path, request.query);
             if (m) {
                 request.query = m->query;
@@ -359,12 +356,12 @@ task<std::string> router::resolve(actor_target target) {
 
 task<http_response> router::route_actor(actor_target target, std::string path, http_request request) {
     std::string_view p = trim_slash(path);
-    if (p == "/request" || starts_with(p, "/request/")) {
+    if (p == "/request" || p.starts_with("/request/")) {
         std::string rest = path.substr(8);
         if (rest.empty()) rest = "/";
         co_return co_await raw_request(std::move(target), std::move(rest), std::move(request));
     }
-    if (starts_with(p, "/action/") && request.method == "POST") {
+    if (p.starts_with("/action/") && request.method == "POST") {
         std::string_view raw_name = p.substr(8);
         if (!raw_name.empty() && raw_name.find('/') == std::string_view::npos) {
             // Named, never a temporary inside the co_await: see the GCC 12 rule in architecture.md.
@@ -454,7 +451,7 @@ task<http_response> router::route_manager(const std::string& full_path, http_req
         co_return co_await put_actor(request);
     } else if (method == "POST" && path == "/actors") {
         co_return co_await post_actor(request);
-    } else if (method == "DELETE" && starts_with(path, "/actors/")) {
+    } else if (method == "DELETE" && path.starts_with("/actors/")) {
         std::string_view raw = path.substr(8);
         if (!raw.empty() && raw.find('/') == std::string_view::npos) {
             std::string id = percent_decode(raw).value_or(std::string(raw));
@@ -547,7 +544,7 @@ task<http_response> router::delete_actor(std::string actor_id) {
 
 task<net::upgrade_reply> router::upgrade(http_request request) {
     net::upgrade_reply reply;
-    auto offered = offered_subprotocols(request);
+    auto offered = net::offered_protocols(request);
     const bool offers_rivet = std::find(offered.begin(), offered.end(), "rivet") != offered.end();
     try {
         auto stripped = strip_base(base_path_, request.path);
@@ -573,7 +570,7 @@ task<net::upgrade_reply> router::upgrade(http_request request) {
                 co_return reply;
             }
             auto it = std::find_if(offered.begin(), offered.end(),
-                                   [](const std::string& p) { return starts_with(p, "rivet_actor."); });
+                                   [](const std::string& p) { return p.starts_with("rivet_actor."); });
             if (it == offered.end()) throw errors::missing_actor_header();
             auto id = percent_decode(std::string_view(*it).substr(12));
             if (!id) throw errors::missing_actor_header();

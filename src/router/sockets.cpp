@@ -21,8 +21,6 @@ namespace rivetkit::detail {
 
 namespace {
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
 void send_payload(websocket& ws, protocol::encoding enc, const std::string& payload) {
     if (enc == protocol::encoding::json) {
         ws.send(payload);
@@ -243,12 +241,12 @@ socket_settings read_subprotocols(const std::vector<std::string>& protocols) {
     socket_settings s;
     try {
         for (const auto& p : protocols) {
-            if (starts_with(p, "rivet_encoding.")) {
+            if (p.starts_with("rivet_encoding.")) {
                 std::string_view name = std::string_view(p).substr(15);
                 auto enc = protocol::parse_encoding(name);
                 if (!enc) throw errors::invalid_encoding(name);
                 s.encoding = *enc;
-            } else if (starts_with(p, "rivet_conn_params.")) {
+            } else if (p.starts_with("rivet_conn_params.")) {
                 auto text = percent_decode(std::string_view(p).substr(18));
                 if (!text) throw errors::invalid_params("Invalid params: not percent-encoded UTF-8");
                 auto j = nlohmann::json::parse(*text, nullptr, false);
@@ -286,17 +284,6 @@ task<void> attach_socket(std::shared_ptr<router> r, std::shared_ptr<websocket> w
 
 }  // namespace
 
-std::vector<std::string> offered_subprotocols(const http_request& request) {
-    std::vector<std::string> out;
-    for (const auto& [name, val] : request.headers) {
-        if (!iequals(name, "sec-websocket-protocol")) continue;
-        for (auto& p : split_trimmed(val, ',')) {
-            if (!p.empty()) out.push_back(std::move(p));
-        }
-    }
-    return out;
-}
-
 net::upgrade_reply open_socket(std::shared_ptr<router> r, socket_request request) {
     net::upgrade_reply reply;
     std::string_view path = request.path;
@@ -306,7 +293,7 @@ net::upgrade_reply open_socket(std::shared_ptr<router> r, socket_request request
         // Frames up to the limit reach the router, which answers larger ones as the reference
         // does (close 1011 incoming_too_long); the socket itself stops far larger ones.
         reply.max_message_bytes = std::max<std::size_t>(r->options().max_incoming_message_bytes * 4, 1 << 20);
-    } else if (path == "/websocket" || starts_with(path, "/websocket/")) {
+    } else if (path == "/websocket" || path.starts_with("/websocket/")) {
         raw = true;
     } else {
         http_response res;

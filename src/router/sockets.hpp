@@ -21,9 +21,6 @@ struct socket_request {
     http_request request;
 };
 
-/// Sec-WebSocket-Protocol split on ',' and trimmed, over every such header.
-[[nodiscard]] std::vector<std::string> offered_subprotocols(const http_request& request);
-
 /// Accepts the upgrade; once open, the socket is attached to its actor (or closed with 1011 and
 /// the error code as reason when that fails, as the reference does).
 [[nodiscard]] net::upgrade_reply open_socket(std::shared_ptr<router> r, socket_request request);
