@@ -35,6 +35,10 @@ struct handler_options {
     std::size_t max_incoming_message_bytes = 64 * 1024;
     /// Largest action result sent (the reference's 1 MiB).
     std::size_t max_outgoing_message_bytes = 1024 * 1024;
+    /// Test mode: also serve the /.test/* endpoints the official driver test suite's `inline`
+    /// client uses (docs/server.md). They reach any actor without the gateway; never enable it
+    /// in production.
+    bool test_mode = false;
 };
 
 /// How to answer a WebSocket upgrade request.

@@ -61,6 +61,8 @@ struct server_options {
     std::string base_path = "/";
     std::size_t max_incoming_message_bytes = 64 * 1024;
     std::size_t max_outgoing_message_bytes = 1024 * 1024;
+    /// Serve the /.test/* endpoints of the driver test suite (handler_options::test_mode).
+    bool test_mode = false;
     /// serve() only: return (after stopping the registry) on SIGINT or SIGTERM. Off by default:
     /// the library installs no signal handler unless asked.
     bool handle_signals = false;

@@ -364,6 +364,10 @@ void websocket_session::finish_close(std::uint16_t code, const std::string& reas
     }
 }
 
+void websocket_session::terminate() {
+    asio::post(strand_, [self = shared_from_this()] { self->teardown(); });
+}
+
 void websocket_session::teardown() noexcept {
     if (phase_ == phase::closed) return;
     phase_ = phase::closed;

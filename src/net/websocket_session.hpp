@@ -69,6 +69,8 @@ public:
     /// An invalid `code` (1005 included) sends a close frame without a code; `reason` is cut to
     /// 123 bytes.
     void close(std::uint16_t code = 1000, std::string_view reason = {}) override;
+    /// Drops the TCP connection without a close handshake; the close handlers see 1006.
+    void terminate();
     /// True until a close starts (from either end) or the connection ends.
     [[nodiscard]] bool is_open() const override { return accepting_sends_.load(std::memory_order_acquire); }
 

@@ -319,21 +319,24 @@ task<http_response> router::route(http_request request) {
     const protocol::encoding enc = reply_encoding(request);
     const std::string full_path = request.path;
     try {
-        if (!path.starts_with("/.test/")) {
-            auto m = match_gateway(path, request.query);
-            if (m) {
-                request.query = m->query;
-                co_return co_await route_actor(std::move(m->target), std::move(m->path), std::move(request));
-            }
-            if (const auto* target = request.header("x-rivet-target"); target && *target == "actor") {
-                const auto* actor = request.header("x-rivet-actor");
-                if (!actor) throw errors::missing_actor_header();
-                actor_target t;
-                t.actor_id = *actor;
-                erase_header(request.headers, "x-rivet-target");
-                erase_header(request.headers, "x-rivet-actor");
-                co_return co_await route_actor(std::move(t), path, std::move(request));
-            }
+        if (is_test_path(path)) {
+            // The test endpoints exist only in test mode; they never reach the gateway.
+            if (!options_.test_mode) co_return not_found_response();
+            co_return co_await route_test(std::move(path), std::move(request));
+        }
+        auto m = match_gateway(path, request.query);
+        if (m) {
+            request.query = m->query;
+            co_return co_await route_actor(std::move(m->target), std::move(m->path), std::move(request));
+        }
+        if (const auto* target = request.header("x-rivet-target"); target && *target == "actor") {
+            const auto* actor = request.header("x-rivet-actor");
+            if (!actor) throw errors::missing_actor_header();
+            actor_target t;
+            t.actor_id = *actor;
+            erase_header(request.headers, "x-rivet-target");
+            erase_header(request.headers, "x-rivet-actor");
+            co_return co_await route_actor(std::move(t), path, std::move(request));
         }
         co_return co_await route_manager(path, std::move(request));
     } catch (...) {
@@ -555,7 +558,17 @@ task<net::upgrade_reply> router::upgrade(http_request request) {
         socket_request sr;
         sr.protocols = offered;
         auto m = match_gateway(*stripped, request.query);
-        if (m) {
+        std::optional<socket_request> inline_socket;
+        if (is_test_path(*stripped)) {
+            if (options_.test_mode) inline_socket = inline_driver_socket(*stripped, offered);
+            if (!inline_socket) {
+                reply.reject = not_found_response();
+                co_return reply;
+            }
+            std::string query = std::move(inline_socket->request.query);
+            sr = std::move(*inline_socket);
+            request.query = std::move(query);
+        } else if (m) {
             sr.target = std::move(m->target);
             sr.path = std::move(m->path);
             request.query = std::move(m->query);

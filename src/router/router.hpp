@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/server_handler.hpp"
@@ -53,6 +54,12 @@ private:
     task<http_response> put_actor(const http_request& request);
     task<http_response> post_actor(const http_request& request);
     task<http_response> delete_actor(std::string actor_id);
+
+    // Test mode only (test_routes.cpp).
+    static bool is_test_path(std::string_view path);
+    task<http_response> route_test(std::string path, http_request request);
+    task<http_response> inline_call(http_request request);
+    task<http_response> force_disconnect(http_request request);
 
     registry_core* core_;
     handler_options options_;

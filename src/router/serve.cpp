@@ -25,6 +25,7 @@ handler_options routing_options(const server_options& o) {
     h.base_path = o.base_path;
     h.max_incoming_message_bytes = o.max_incoming_message_bytes;
     h.max_outgoing_message_bytes = o.max_outgoing_message_bytes;
+    h.test_mode = o.test_mode;
     return h;
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json.hpp"
+#include "net/websocket_session.hpp"
 #include "protocol/client_protocol.hpp"
 #include "rivetkit/detail/instance.hpp"
 #include "rivetkit/error.hpp"
@@ -34,6 +35,16 @@ void close_with_error(websocket& ws, std::exception_ptr e, const logger& log) {
     auto shown = to_client_error(e);
     if (shown.group == "internal") log.error("websocket setup failed", {{"error", describe_exception(e)}});
     ws.close(1011, shown.code);
+}
+
+/// Drops a socket without a close handshake when it is one of ours; a socket of the user's own
+/// server (registry.handler()) gets a normal close instead.
+void terminate_socket(websocket& ws) {
+    if (auto* session = dynamic_cast<net::websocket_session*>(&ws)) {
+        session->terminate();
+    } else {
+        ws.close(1011, "terminated");
+    }
 }
 
 void log_failure(const logger& log, std::string_view what, std::exception_ptr e) {
@@ -68,6 +79,7 @@ public:
         send_payload(*ws_, enc_, encoded_event(event, enc_));
     }
     void close(std::string_view reason) override { ws_->close(1000, reason); }
+    void terminate() override { terminate_socket(*ws_); }
 
     void send(const protocol::to_client& msg) { send_payload(*ws_, enc_, protocol::encode_to_client(enc_, msg)); }
     [[nodiscard]] const std::shared_ptr<websocket>& ws() const noexcept { return ws_; }
@@ -171,6 +183,7 @@ public:
     void send_binary(std::span<const std::uint8_t> data) override { inner_->send_binary(data); }
     void close(std::uint16_t code, std::string_view reason) override { inner_->close(code, reason); }
     [[nodiscard]] bool is_open() const override { return inner_->is_open(); }
+    void terminate() { terminate_socket(*inner_); }
 
     void deliver(const websocket_message& m) {
         asio::post(strand_, [self = shared_from_this(), m] { self->emit_message(m); });
@@ -198,6 +211,9 @@ public:
     void send_event(const std::shared_ptr<const event_message>&) override {}
     void close(std::string_view reason) override {
         if (auto ws = ws_.lock()) ws->close(1000, reason);
+    }
+    void terminate() override {
+        if (auto ws = ws_.lock()) ws->terminate();
     }
 
 private:

@@ -3,7 +3,9 @@
 // on_websocket (/websocket/*).
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/server_handler.hpp"
@@ -24,5 +26,11 @@ struct socket_request {
 /// Accepts the upgrade; once open, the socket is attached to its actor (or closed with 1011 and
 /// the error code as reason when that fails, as the reference does).
 [[nodiscard]] net::upgrade_reply open_socket(std::shared_ptr<router> r, socket_request request);
+
+/// Test mode (test_routes.cpp): the inline driver's /.test/inline-driver/connect-websocket/*,
+/// whose actor and path travel as the rivet_actor.<id> and test_path.<path> subprotocols.
+/// nullopt for any other path; `request.query` holds the query of the test path.
+[[nodiscard]] std::optional<socket_request> inline_driver_socket(std::string_view path,
+                                                                 const std::vector<std::string>& offered);
 
 }  // namespace rivetkit::detail

@@ -71,6 +71,9 @@ public:
     virtual void send_event(const std::shared_ptr<const event_message>& event) = 0;
     /// The server ends the connection (disconnect, actor stopping). Called once, on the strand.
     virtual void close(std::string_view reason) = 0;
+    /// Drops the connection without a close handshake, as a network failure would (test mode's
+    /// force-disconnect). The default closes it normally.
+    virtual void terminate() { close("terminated"); }
 };
 
 enum class conn_kind : std::uint8_t {

@@ -491,7 +491,8 @@ inline protocol::to_server subscribe_msg(std::string event, bool on) {
 /// A registry on the memory driver, served on 127.0.0.1 at an ephemeral port.
 class served_registry {
 public:
-    served_registry() : registry_(make_registry()) {
+    /// `test_mode`: serve the /.test/* endpoints (server_options::test_mode).
+    explicit served_registry(bool test_mode = false) : registry_(make_registry()) {
         // HOST and PORT would override the options.
         ::unsetenv("HOST");
         ::unsetenv("PORT");
@@ -499,6 +500,7 @@ public:
         rivetkit::server_options o;
         o.host = "127.0.0.1";
         o.port = 0;
+        o.test_mode = test_mode;
         port = registry_.listen(o);
     }
     ~served_registry() { registry_.stop(); }

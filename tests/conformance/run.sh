@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the official RivetKit driver test suite (npm rivetkit@2.0.33, rivetkit/driver-test-suite)
+# against our conformance server, for one driver:
+#   run.sh <path to rivetkit_conformance_server> <file-system|memory> [vitest args...]
+# Installs the npm packages (package-lock.json) on first use; needs node and npm. Ends with
+# "conformance (<driver>): N passed, N failed, N skipped" (the suite's own skips).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+server="$(realpath "$1")"
+driver="$2"
+shift 2
+case "$driver" in
+  file-system | memory) ;;
+  *) echo "conformance: driver must be file-system or memory, not '$driver'" >&2; exit 2 ;;
+esac
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "conformance: node and npm are required" >&2
+  exit 1
+fi
+
+# Install once per lock file (the stamp records which one). Two drivers may run at once: lock.
+stamp="$here/node_modules/.rivetkit-lock.sha256"
+want=$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)
+(
+  flock 9
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    (cd "$here" && npm install --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+  fi
+) 9>"$here/.npm-install.lock"
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+cd "$here"
+status=0
+CONFORMANCE_SERVER="$server" npx --no-install vitest run "$driver.test.mjs" \
+  --reporter=default --reporter=json --outputFile.json="$results/results.json" "$@" || status=$?
+
+if [[ -f "$results/results.json" ]]; then
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const skipped = r.numPendingTests + r.numTodoTests;
+    console.log(`conformance (${process.argv[2]}): ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+  ' "$results/results.json" "$driver"
+else
+  echo "conformance ($driver): no results (vitest exited $status)"
+  [[ $status -ne 0 ]] || status=1
+fi
+exit $status

@@ -1,0 +1,52 @@
+// The conformance server: hosts every fixture actor of the official RivetKit driver test suite
+// (npm rivetkit@2.0.33, rivetkit/driver-test-suite) in test mode, for tests/conformance.
+//
+// Environment, as every example server: PORT (default 6420; 0 picks a free one), HOST,
+// RIVETKIT_DATA_PATH (file-system data). RIVETKIT_DRIVER=file-system (default) or memory picks
+// the driver. Prints "listening on <port>" once it accepts connections; stops on SIGINT/SIGTERM.
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <rivetkit/drivers/file_system.hpp>
+#include <rivetkit/drivers/memory.hpp>
+#include <rivetkit/rivetkit.hpp>
+
+#include "fixtures.hpp"
+
+int main() {
+    try {
+        const char* driver_env = std::getenv("RIVETKIT_DRIVER");
+        const std::string_view driver_name = driver_env && *driver_env ? driver_env : "file-system";
+        rivetkit::registry_config config;
+        if (driver_name == "memory") {
+            config.driver = rivetkit::drivers::memory();
+        } else if (driver_name == "file-system") {
+            config.driver = rivetkit::drivers::file_system();
+        } else {
+            std::cerr << "conformance server: RIVETKIT_DRIVER must be file-system or memory, not '" << driver_name
+                      << "'\n";
+            return 2;
+        }
+
+        std::vector<rivetkit::registration> actors;
+        for (auto group : {conformance::core_fixtures, conformance::conn_fixtures, conformance::raw_fixtures}) {
+            for (auto& r : group()) actors.push_back(std::move(r));
+        }
+        auto registry = rivetkit::setup(std::move(actors), std::move(config));
+
+        rivetkit::server_options options;
+        options.test_mode = true;  // the /.test/* endpoints of the suite's inline client
+        options.handle_signals = true;
+        options.on_listening = [](std::uint16_t port) { std::cout << "listening on " << port << std::endl; };
+        registry.serve(options);
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "conformance server: " << e.what() << "\n";
+        return 1;
+    }
+}
