@@ -45,6 +45,8 @@ run_pass() {
       local log="$dir/ctest.log"
       ctest --test-dir "$dir" --output-on-failure --no-tests=error -j2 "${ctest_extra[@]}" 2>&1 | tee "$log"
       local rc=${PIPESTATUS[0]}
+      # The official driver test suite's own counts (tests/conformance/run.sh prints them).
+      grep -h '^conformance (' "$dir"/Testing/Temporary/LastTest*.log 2>/dev/null | sed "s/^/==> [$name] /"
       # "100% tests passed, 0 tests failed out of 12"
       local counts
       counts=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1 \2/p' "$log" | tail -n 1)

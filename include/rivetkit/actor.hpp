@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <optional>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -617,7 +618,8 @@ public:
         });
     }
     /// Handles raw HTTP requests sent to the actor (`/request/...`): (c, const http_request&)
-    /// -> http_response (or task<http_response>).
+    /// -> http_response (or task<http_response>). A handler returning std::optional<http_response>
+    /// may answer std::nullopt: the caller then gets 500 handler/invalid_request_handler_response.
     template <class F>
     [[nodiscard]] actor_definition on_request(F f) const {
         return with([&](auto& d) {
@@ -728,7 +730,15 @@ private:
     static task<http_response> request_impl(const F& f, actor_instance& inst, std::shared_ptr<detail::connection> cn,
                                             http_request req) {
         action_context_type c(inst, cn.get(), &req);
-        co_return co_await detail::call_hook_r<http_response>(f, c, req);
+        using R = typename detail::task_traits<std::invoke_result_t<const F&, action_context_type&, http_request&>>::result;
+        if constexpr (std::is_same_v<std::remove_cvref_t<R>, std::optional<http_response>>) {
+            // No response (nullopt): the reference's "returned nothing" (500).
+            auto out = co_await detail::call_hook_r<std::optional<http_response>>(f, c, req);
+            if (!out) throw errors::invalid_request_handler_response();
+            co_return std::move(*out);
+        } else {
+            co_return co_await detail::call_hook_r<http_response>(f, c, req);
+        }
     }
 
     template <class F>

@@ -117,7 +117,7 @@ error websocket_handler_not_defined() {
 }
 error invalid_request_handler_response() {
     return error("handler", "invalid_request_handler_response",
-                 "Actor's on_request handler must return a response");
+                 "Actor's onRequest handler must return a Response");  // the reference's text
 }
 error unsupported(std::string message) {
     return error("feature", "unsupported", std::move(message), {}, false);

@@ -46,6 +46,13 @@ inline const auto hasty = rivetkit::actor<echo_state>().on_websocket([](auto&, s
 
 inline const auto no_handlers = rivetkit::actor<echo_state>().action<"noop">([](auto&) {});
 
+// Answers only /ok; any other path gets no response (std::nullopt).
+inline const auto optional_response =
+    rivetkit::actor<echo_state>().on_request([](auto&, const rivetkit::http_request& req) -> std::optional<rivetkit::http_response> {
+        if (req.path == "/ok") return rivetkit::http_response::text("fine");
+        return std::nullopt;
+    });
+
 }  // namespace raw_test
 
 TEST_CASE("on_request receives method, path, query and body, state changes persist", "[runtime][raw]") {
@@ -77,6 +84,24 @@ TEST_CASE("a raw request to an actor without on_request is handler/request_not_d
         CHECK(e.group() == "handler");
         CHECK(e.code() == "request_not_defined");
         CHECK(e.http_status() == 404);
+    }
+}
+
+TEST_CASE("on_request answering std::nullopt is handler/invalid_request_handler_response (500)", "[runtime][raw]") {
+    rivetkit::testing::test_registry t({{"opt", raw_test::optional_response}});
+    auto h = t.client().get_or_create("opt", {"a"});
+    rivetkit::http_request req;
+    req.path = "/ok";
+    CHECK(h.fetch(req).body == "fine");
+    req.path = "/other";
+    try {
+        (void)h.fetch(req);
+        FAIL("fetch should have thrown");
+    } catch (const rivetkit::error& e) {
+        CHECK(e.group() == "handler");
+        CHECK(e.code() == "invalid_request_handler_response");
+        CHECK(e.message() == "Actor's onRequest handler must return a Response");
+        CHECK(e.http_status() == 500);
     }
 }
 
