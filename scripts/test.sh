@@ -84,8 +84,10 @@ else
     export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
     # The consumer projects only prove packaging, which the ci pass already did; rebuilding the
-    # library twice more under the sanitizers would add minutes and find nothing new.
-    ctest_extra=(-E '^consumer\.')
+    # library twice more under the sanitizers would add minutes and find nothing new. The
+    # official driver test suite runs in the ci pass only: its real-time assertions (scheduled
+    # tasks due within 250 ms, 50 ms action timeouts) do not hold for a Debug+ASan server.
+    ctest_extra=(-E '^(consumer|conformance)\.')
     run_pass asan build/asan \
       -DCMAKE_BUILD_TYPE=Debug \
       -DRIVETKIT_SANITIZE=ON \
