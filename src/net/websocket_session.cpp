@@ -89,6 +89,14 @@ void websocket_session::send_binary(std::span<const std::uint8_t> data) {
     send_frame(ws_opcode::binary, {reinterpret_cast<const char*>(data.data()), data.size()});
 }
 
+void websocket_session::send_tracked(std::string_view text, std::shared_ptr<void> token) {
+    send_frame(ws_opcode::text, text, std::move(token));
+}
+
+void websocket_session::send_binary_tracked(std::span<const std::uint8_t> data, std::shared_ptr<void> token) {
+    send_frame(ws_opcode::binary, {reinterpret_cast<const char*>(data.data()), data.size()}, std::move(token));
+}
+
 void websocket_session::ping(std::string_view payload) {
     send_frame(ws_opcode::ping, payload.substr(0, ws_max_control_payload));
 }
@@ -120,7 +128,8 @@ bool websocket_session::reserve_queue_bytes(std::size_t n) {
     return true;
 }
 
-void websocket_session::send_frame(ws_opcode op, std::string_view payload) {
+void websocket_session::send_frame(ws_opcode op, std::string_view payload, std::shared_ptr<void> token) {
+    // A dropped frame lets its token go here (or in the strand, once it is refused there).
     if (!accepting_sends_.load(std::memory_order_acquire)) return;
     outgoing frame{build_frame(op, payload), true, false};
     if (!reserve_queue_bytes(frame.bytes.size())) {
@@ -129,7 +138,11 @@ void websocket_session::send_frame(ws_opcode op, std::string_view payload) {
     }
     // post, never dispatch: a sender that happens to run inside the strand must not overtake
     // frames other threads queued before it (one connection's frames keep their send order).
-    asio::post(strand_, [self = shared_from_this(), f = std::move(frame)]() mutable { self->enqueue(std::move(f)); });
+    // If the io_context drops the handler unrun, the token goes with it.
+    asio::post(strand_, [self = shared_from_this(), f = std::move(frame), t = std::move(token)]() mutable {
+        self->enqueue(std::move(f));  // starts writing when idle: the write is attempted before this returns
+        t.reset();
+    });
 }
 
 void websocket_session::post_overflow() {
@@ -290,8 +303,29 @@ void websocket_session::drop_queue() noexcept {
 
 void websocket_session::start_writing() {
     if (writing_ || queue_.empty() || phase_ == phase::closed) return;
+    // An idle socket writes at once, so "queued" means "written" unless the peer is behind.
+    if (write_now()) return;
     writing_ = true;
     asio::co_spawn(strand_, write_loop(shared_from_this()), asio::detached);
+}
+
+// Writes queued data frames while the stream takes them without waiting; true when nothing is
+// left. A close frame, a short write, or a failure leaves the rest to write_loop (which reports
+// failures and handles the close frame's aftermath in its own turn, not inside enqueue()).
+bool websocket_session::write_now() {
+    while (!queue_.empty()) {
+        outgoing& f = queue_.front();
+        if (f.is_close) return false;
+        const std::size_t n = stream_->try_write(asio::buffer(f.bytes));
+        if (n == 0) return false;
+        if (f.counted) queued_bytes_.fetch_sub(n, std::memory_order_relaxed);
+        if (n < f.bytes.size()) {
+            f.bytes.erase(0, n);
+            return false;
+        }
+        queue_.pop_front();
+    }
+    return true;
 }
 
 task<void> websocket_session::write_loop(std::shared_ptr<websocket_session> self) {

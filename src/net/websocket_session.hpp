@@ -66,6 +66,12 @@ public:
 
     void send(std::string_view text) override;
     void send_binary(std::span<const std::uint8_t> data) override;
+    /// send() and send_binary() that keep `token` until the frame is in the send queue, after
+    /// the write the session starts at once when it is idle (or until the frame is dropped: the
+    /// socket is closing or closed, or its queue is full), then let it go on the session's
+    /// strand. Costs nothing more than the send: the token rides on the send's own post.
+    void send_tracked(std::string_view text, std::shared_ptr<void> token);
+    void send_binary_tracked(std::span<const std::uint8_t> data, std::shared_ptr<void> token);
     /// An invalid `code` (1005 included) sends a close frame without a code; `reason` is cut to
     /// 123 bytes.
     void close(std::uint16_t code = 1000, std::string_view reason = {}) override;
@@ -94,7 +100,7 @@ private:
     // Any thread.
     std::string build_frame(ws_opcode op, std::string_view payload) const;
     bool reserve_queue_bytes(std::size_t n);
-    void send_frame(ws_opcode op, std::string_view payload);
+    void send_frame(ws_opcode op, std::string_view payload, std::shared_ptr<void> token = {});
     void post_overflow();
 
     // On the strand.
@@ -110,6 +116,7 @@ private:
     void enqueue_close(std::uint16_t code, std::string_view reason);
     void drop_queue() noexcept;
     void start_writing();
+    bool write_now();
     void on_close_written();
     void arm_close_timer();
     void finish_close(std::uint16_t code, const std::string& reason);
