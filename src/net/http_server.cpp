@@ -162,6 +162,7 @@ public:
         return inner_->read_some(buf);
     }
     task<std::error_code> write(asio::const_buffer buf) override { return inner_->write(buf); }
+    std::size_t try_write(asio::const_buffer buf) noexcept override { return inner_->try_write(buf); }
     void shutdown_send() noexcept override { inner_->shutdown_send(); }
     void close() noexcept override {
         inner_->close();

@@ -16,6 +16,7 @@ public:
     explicit tcp_stream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
         std::error_code ignored;
         socket_.set_option(asio::ip::tcp::no_delay(true), ignored);  // frames are small and latency matters
+        socket_.non_blocking(true, ignored);  // for try_write; asynchronous operations do not mind
     }
 
     asio::any_io_executor get_executor() override { return socket_.get_executor(); }
@@ -29,6 +30,13 @@ public:
         auto [ec, n] = co_await asio::async_write(socket_, buf, as_result);
         (void)n;
         co_return ec;
+    }
+
+    std::size_t try_write(asio::const_buffer buf) noexcept override {
+        if (!socket_.non_blocking()) return 0;
+        std::error_code ec;
+        const std::size_t n = socket_.write_some(buf, ec);
+        return ec ? 0 : n;
     }
 
     void shutdown_send() noexcept override {

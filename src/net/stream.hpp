@@ -26,6 +26,13 @@ public:
     virtual task<std::pair<std::error_code, std::size_t>> read_some(asio::mutable_buffer buf) = 0;
     /// Writes every byte of `buf`.
     virtual task<std::error_code> write(asio::const_buffer buf) = 0;
+    /// Writes what the stream takes at once, without waiting, from the start of `buf`: the bytes
+    /// written, 0 when it would have to wait, fails, or cannot write without waiting (then
+    /// write() does it, and reports any failure). Never while a write() is in flight.
+    virtual std::size_t try_write(asio::const_buffer buf) noexcept {
+        (void)buf;
+        return 0;
+    }
     /// Half-closes the sending direction (after a WebSocket close frame, for example).
     virtual void shutdown_send() noexcept = 0;
     /// Closes at once; pending reads and writes complete with an error.

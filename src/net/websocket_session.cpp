@@ -10,6 +10,7 @@
 #include <asio/detached.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
 
 namespace rivetkit::net {
 namespace {
@@ -89,6 +90,14 @@ void websocket_session::send_binary(std::span<const std::uint8_t> data) {
     send_frame(ws_opcode::binary, {reinterpret_cast<const char*>(data.data()), data.size()});
 }
 
+void websocket_session::send_tracked(std::string_view text, std::shared_ptr<void> token) {
+    send_frame(ws_opcode::text, text, std::move(token));
+}
+
+void websocket_session::send_binary_tracked(std::span<const std::uint8_t> data, std::shared_ptr<void> token) {
+    send_frame(ws_opcode::binary, {reinterpret_cast<const char*>(data.data()), data.size()}, std::move(token));
+}
+
 void websocket_session::ping(std::string_view payload) {
     send_frame(ws_opcode::ping, payload.substr(0, ws_max_control_payload));
 }
@@ -120,7 +129,8 @@ bool websocket_session::reserve_queue_bytes(std::size_t n) {
     return true;
 }
 
-void websocket_session::send_frame(ws_opcode op, std::string_view payload) {
+void websocket_session::send_frame(ws_opcode op, std::string_view payload, std::shared_ptr<void> token) {
+    // A dropped frame lets its token go here (or in the strand, once it is refused there).
     if (!accepting_sends_.load(std::memory_order_acquire)) return;
     outgoing frame{build_frame(op, payload), true, false};
     if (!reserve_queue_bytes(frame.bytes.size())) {
@@ -129,7 +139,11 @@ void websocket_session::send_frame(ws_opcode op, std::string_view payload) {
     }
     // post, never dispatch: a sender that happens to run inside the strand must not overtake
     // frames other threads queued before it (one connection's frames keep their send order).
-    asio::post(strand_, [self = shared_from_this(), f = std::move(frame)]() mutable { self->enqueue(std::move(f)); });
+    // If the io_context drops the handler unrun, the token goes with it.
+    asio::post(strand_, [self = shared_from_this(), f = std::move(frame), t = std::move(token)]() mutable {
+        self->enqueue(std::move(f), &t);  // an idle socket tries the write before this returns
+        t.reset();
+    });
 }
 
 void websocket_session::post_overflow() {
@@ -262,13 +276,16 @@ void websocket_session::fail(std::uint16_t code, std::string_view reason) {
     finish_close(code, std::string(reason));
 }
 
-void websocket_session::enqueue(outgoing frame) {
+void websocket_session::enqueue(outgoing frame, std::shared_ptr<void>* token) {
     if (phase_ == phase::closed || (close_queued_ && !frame.is_close)) {
         // Nothing may follow a close frame (RFC 6455 section 5.5.1).
         if (frame.counted) queued_bytes_.fetch_sub(frame.bytes.size(), std::memory_order_relaxed);
         return;
     }
     queue_.push_back(std::move(frame));
+    // The sender waits for the loop's next write attempt (at once on an idle socket, or after
+    // one turn of the strand); a socket whose peer is behind is not waited for.
+    if (token && *token && !blocked_) held_tokens_.push_back(std::move(*token));
     start_writing();
 }
 
@@ -285,6 +302,7 @@ void websocket_session::drop_queue() noexcept {
         if (f.counted) counted += f.bytes.size();
     }
     queue_.clear();
+    held_tokens_.clear();
     queued_bytes_.fetch_sub(counted, std::memory_order_relaxed);
 }
 
@@ -316,8 +334,23 @@ task<void> websocket_session::write_loop(std::shared_ptr<websocket_session> self
                 queue_.pop_front();
             }
         }
-        auto buf = asio::buffer(write_buffer_);
-        auto ec = co_await stream_->write(buf);
+        // The senders waiting for these frames (held_tokens_) are let go once the write was
+        // tried: written at once, or the peer is behind (then nobody waits for it).
+        auto waiting = std::exchange(held_tokens_, {});
+        const std::size_t at_once = has_close ? 0 : stream_->try_write(asio::buffer(write_buffer_));
+        waiting.clear();
+        std::error_code ec;
+        if (at_once < write_buffer_.size()) {
+            blocked_ = true;
+            auto rest = asio::buffer(write_buffer_) + at_once;
+            ec = co_await stream_->write(rest);
+            blocked_ = false;
+        } else {
+            // One turn of the strand, so frames posted meanwhile go out together in the next
+            // write (what waiting for a write's completion used to give).
+            auto turn = asio::post(strand_, asio::use_awaitable);
+            co_await std::move(turn);
+        }
         queued_bytes_.fetch_sub(counted, std::memory_order_relaxed);
         if (ec) {
             if (log_.enabled(log_level::debug)) log_.debug("websocket write failed", {{"error", ec.message()}});
@@ -326,6 +359,7 @@ task<void> websocket_session::write_loop(std::shared_ptr<websocket_session> self
         }
         if (has_close) on_close_written();
     }
+    held_tokens_.clear();
     if (write_buffer_.capacity() > keep_capacity) write_buffer_ = std::string();
     writing_ = false;
 }

@@ -66,6 +66,13 @@ public:
 
     void send(std::string_view text) override;
     void send_binary(std::span<const std::uint8_t> data) override;
+    /// send() and send_binary() that keep `token` until the write carrying the frame has been
+    /// tried (at once on an idle socket, or after one turn of the strand while the write loop
+    /// runs), then let it go on the session's strand; at once when the peer is behind (a write
+    /// is blocked) or the frame is dropped (closing, closed, queue full). Costs nothing more
+    /// than the send: the token rides on the send's own post.
+    void send_tracked(std::string_view text, std::shared_ptr<void> token);
+    void send_binary_tracked(std::span<const std::uint8_t> data, std::shared_ptr<void> token);
     /// An invalid `code` (1005 included) sends a close frame without a code; `reason` is cut to
     /// 123 bytes.
     void close(std::uint16_t code = 1000, std::string_view reason = {}) override;
@@ -94,7 +101,7 @@ private:
     // Any thread.
     std::string build_frame(ws_opcode op, std::string_view payload) const;
     bool reserve_queue_bytes(std::size_t n);
-    void send_frame(ws_opcode op, std::string_view payload);
+    void send_frame(ws_opcode op, std::string_view payload, std::shared_ptr<void> token = {});
     void post_overflow();
 
     // On the strand.
@@ -106,7 +113,8 @@ private:
     void on_peer_close(std::uint16_t code, std::string_view reason);
     void begin_close(std::uint16_t code, const std::string& reason);
     void fail(std::uint16_t code, std::string_view reason);
-    void enqueue(outgoing frame);
+    /// `token`: a sender's (send_tracked), taken when the sender is to wait for the next write.
+    void enqueue(outgoing frame, std::shared_ptr<void>* token = nullptr);
     void enqueue_close(std::uint16_t code, std::string_view reason);
     void drop_queue() noexcept;
     void start_writing();
@@ -140,6 +148,8 @@ private:
     bool close_received_ = false;  // the peer's close frame arrived
     bool close_emitted_ = false;
     bool writing_ = false;
+    bool blocked_ = false;         // the stream did not take the whole write at once
+    std::vector<std::shared_ptr<void>> held_tokens_;  // senders waiting for the next write attempt
     bool timer_armed_ = false;
     std::deque<outgoing> queue_;
     std::string write_buffer_;     // the batch being written

@@ -73,10 +73,26 @@ const std::string& encoded_event(const std::shared_ptr<const event_message>& eve
 
 class protocol_socket final : public conn_transport {
 public:
-    protocol_socket(std::shared_ptr<websocket> ws, protocol::encoding enc) : ws_(std::move(ws)), enc_(enc) {}
+    protocol_socket(std::shared_ptr<websocket> ws, protocol::encoding enc)
+        : ws_(std::move(ws)), session_(dynamic_cast<net::websocket_session*>(ws_.get())), enc_(enc) {}
 
     void send_event(const std::shared_ptr<const event_message>& event) override {
         send_payload(*ws_, enc_, encoded_event(event, enc_));
+    }
+    /// Our own sockets hold the token until the frame is in their queue; a socket of the user's
+    /// server (registry.handler()) cannot tell, so it counts as delivered once sent.
+    void send_event_tracked(const std::shared_ptr<const event_message>& event, std::shared_ptr<void> token) override {
+        if (session_ == nullptr) {
+            send_event(event);
+            return;
+        }
+        const std::string& payload = encoded_event(event, enc_);
+        if (enc_ == protocol::encoding::json) {
+            session_->send_tracked(payload, std::move(token));
+        } else {
+            session_->send_binary_tracked(std::span(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()),
+                                          std::move(token));
+        }
     }
     void close(std::string_view reason) override { ws_->close(1000, reason); }
     void terminate() override { terminate_socket(*ws_); }
@@ -87,6 +103,7 @@ public:
 
 private:
     std::shared_ptr<websocket> ws_;
+    net::websocket_session* session_;  // ws_ itself when it is one of ours
     protocol::encoding enc_;
 };
 

@@ -332,52 +332,97 @@ std::shared_ptr<oneshot<void>> actor_instance::commit_changes() {
         return lost;
     }
     if (durability_ == durability::relaxed) {
-        release_outbox(std::exchange(outbox_, {}));
         if (persist_dirty_) arm_throttled_save();
-        return ready_oneshot();
+        return release_now();
     }
     if (persist_dirty_) {
         persist_dirty_ = false;
         last_save_ms_ = clock_->now_ms();
+        // `done` (the write is committed and its batch released) orders later batches;
+        // `delivered` (the batch also reached its sockets) is what the caller waits for.
         auto done = oneshot<void>::make();
+        auto delivered = oneshot<void>::make();
         last_commit_ = done;
         asio::co_spawn(
             strand_, driver_->kv_put(id_, persist_entries()),
-            [self = shared_from_this(), done, batch = std::exchange(outbox_, {})](std::exception_ptr e) mutable {
+            [self = shared_from_this(), done, delivered, batch = std::exchange(outbox_, {})](std::exception_ptr e) mutable {
                 if (e) {
                     self->log_.error("saving state failed", {{"error", describe_exception(e)}});
                     // The change is not durable: events describing it are dropped and the
                     // actions waiting on it fail.
                     done->set_exception(e);
+                    delivered->set_exception(e);
                     return;
                 }
                 // Drivers apply one actor's writes in call order, so batches leave in order.
-                self->release_outbox(std::move(batch));
+                self->release_outbox(std::move(batch), delivered);
                 done->set_value();
             });
-        return done;
+        return delivered;
     }
     if (last_commit_ && !last_commit_->ready()) {
         // Nothing new to write, but earlier changes are still in flight: events wait for them.
         auto prev = last_commit_;
-        prev->on_ready([self = shared_from_this(), batch = std::exchange(outbox_, {})]() mutable {
-            asio::post(self->strand_, [self, batch = std::move(batch)]() mutable { self->release_outbox(std::move(batch)); });
+        auto delivered = oneshot<void>::make();
+        // (prev is alive while it runs its callbacks; a strong capture would be a cycle.)
+        prev->on_ready([self = shared_from_this(), weak = std::weak_ptr(prev), delivered,
+                        batch = std::exchange(outbox_, {})]() mutable {
+            asio::post(self->strand_, [self, prev = weak.lock(), delivered, batch = std::move(batch)]() mutable {
+                std::exception_ptr error;
+                try {
+                    prev->get();
+                } catch (...) {
+                    error = std::current_exception();  // the caller fails as that commit did
+                }
+                self->release_outbox(std::move(batch), delivered, error);
+            });
         });
-        return prev;
+        return delivered;
     }
-    release_outbox(std::exchange(outbox_, {}));
-    return ready_oneshot();
+    return release_now();
 }
 
-void actor_instance::release_outbox(std::deque<outgoing> batch) {
-    for (auto& o : batch) deliver(o);
+/// Shared by every send of one released batch; the last owner to let go (the transports, once
+/// their sockets have the event, or release_outbox itself) completes the batch's oneshot. A
+/// barrier also holds the next batch's, so a batch never counts as delivered before the ones
+/// released earlier (an action's events released at a checkpoint before its last co_await).
+struct actor_instance::delivery_barrier {
+    std::shared_ptr<oneshot<void>> delivered;
+    std::exception_ptr error;
+    std::shared_ptr<delivery_barrier> next;
+    delivery_barrier(std::shared_ptr<oneshot<void>> d, std::exception_ptr e) : delivered(std::move(d)), error(std::move(e)) {}
+    delivery_barrier(const delivery_barrier&) = delete;
+    delivery_barrier& operator=(const delivery_barrier&) = delete;
+    ~delivery_barrier() {
+        try {
+            error ? (void)delivered->set_exception(error) : (void)delivered->set_value();
+        } catch (...) {
+        }
+    }
+};
+
+std::shared_ptr<oneshot<void>> actor_instance::release_now() {
+    // The common case, nothing sent and every earlier batch delivered, allocates nothing.
+    if (outbox_.empty() && last_delivery_.expired()) return ready_oneshot();
+    auto delivered = oneshot<void>::make();
+    release_outbox(std::exchange(outbox_, {}), delivered);
+    return delivered;
 }
 
-void actor_instance::deliver(outgoing& o) {
+void actor_instance::release_outbox(std::deque<outgoing> batch, std::shared_ptr<oneshot<void>> delivered,
+                                    std::exception_ptr error) {
+    auto barrier = std::make_shared<delivery_barrier>(std::move(delivered), std::move(error));
+    if (auto previous = last_delivery_.lock()) previous->next = barrier;
+    last_delivery_ = barrier;
+    const std::shared_ptr<void> token = std::move(barrier);
+    for (auto& o : batch) deliver(o, token);
+}
+
+void actor_instance::deliver(outgoing& o, const std::shared_ptr<void>& token) {
     auto c = o.target.lock();
     if (!c || c->disconnected || !c->transport) return;
     try {
-        c->transport->send_event(o.event);
+        c->transport->send_event_tracked(o.event, token);
     } catch (...) {
         log_.warn("sending event failed", {{"event", o.event->name}, {"error", describe_exception(std::current_exception())}});
     }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -69,6 +70,15 @@ public:
     virtual ~conn_transport() = default;
     /// Delivers an event to the peer (called on the actor strand).
     virtual void send_event(const std::shared_ptr<const event_message>& event) = 0;
+    /// The same, for a released batch of the outbox: the transport keeps `token` until the
+    /// event is handed to its socket (queued in order there, after the write attempt the socket
+    /// makes when idle), or dropped (socket closed), then lets it go. The batch's action reply
+    /// leaves once every token of the batch is gone. The default sends and lets it go at once
+    /// (transports that deliver in place, or cannot tell).
+    virtual void send_event_tracked(const std::shared_ptr<const event_message>& event, std::shared_ptr<void> token) {
+        (void)token;
+        send_event(event);
+    }
     /// The server ends the connection (disconnect, actor stopping). Called once, on the strand.
     virtual void close(std::string_view reason) = 0;
     /// Drops the connection without a close handshake, as a network failure would (test mode's
@@ -216,9 +226,18 @@ private:
     void schedule_checkpoint();
     void checkpoint();
     /// Persists what changed (if anything) and releases held events in order once committed.
+    /// The oneshot completes once the batch this call releases has reached its sockets (see
+    /// release_outbox), and after the commit it waits for.
     std::shared_ptr<detail::oneshot<void>> commit_changes();
-    void release_outbox(std::deque<outgoing> batch);
-    void deliver(outgoing& o);
+    struct delivery_barrier;
+    /// Hands `batch` to the transports in order. `delivered` completes, with `error` if there is
+    /// one, once every event of the batch, and of every batch released before it, is handed to
+    /// its socket.
+    void release_outbox(std::deque<outgoing> batch, std::shared_ptr<detail::oneshot<void>> delivered,
+                        std::exception_ptr error = nullptr);
+    /// Releases the outbox now; what commit_changes returns when nothing is written.
+    std::shared_ptr<detail::oneshot<void>> release_now();
+    void deliver(outgoing& o, const std::shared_ptr<void>& token);
     void arm_throttled_save();
     task<void> write_persisted();
     task<void> rearm_alarm();
@@ -262,6 +281,7 @@ private:
     // output gate
     std::deque<outgoing> outbox_;
     std::shared_ptr<detail::oneshot<void>> last_commit_;  // the newest write in flight
+    std::weak_ptr<delivery_barrier> last_delivery_;       // the newest batch still reaching its sockets
     std::shared_ptr<timer> save_timer_;
     std::int64_t last_save_ms_ = 0;
     std::vector<std::shared_ptr<detail::oneshot<void>>> save_waiters_;

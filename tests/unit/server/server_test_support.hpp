@@ -75,6 +75,14 @@ inline const auto counter_actor =
         .action<"getParams">([](auto& c) { return c.conn().raw_params(); })
         .action<"getInput">([](auto& c) { return c.input(); })
         .action<"sendToMe">([](auto& c, std::string name) { c.conn().send(name, std::int64_t{1}); })
+        .action<"sendTo">([](auto& c, std::string target_id, std::string message) {
+            for (const auto& conn : c.conns()) {
+                if (conn.id() != target_id) continue;
+                conn.send("direct", message);
+                return true;
+            }
+            return false;
+        })
         .action<"throwUser">([](auto&) -> std::int64_t {
             throw rivetkit::user_error("bad", "my_code", rivetkit::object{{"a", std::int64_t{1}}});
         })
@@ -263,6 +271,13 @@ public:
     }
 
     [[nodiscard]] std::string& buffered() { return buffer_; }
+
+    /// True when bytes are already here: buffered, or readable without waiting.
+    [[nodiscard]] bool readable_now() {
+        if (!buffer_.empty()) return true;
+        pollfd p{socket_.native_handle(), POLLIN, 0};
+        return ::poll(&p, 1, 0) == 1;
+    }
 
 private:
     asio::io_context io_;
