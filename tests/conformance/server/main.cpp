@@ -3,8 +3,8 @@
 //
 // Environment, as every example server: PORT (default 6420; 0 picks a free one), HOST,
 // RIVETKIT_DATA_PATH (file-system data). RIVETKIT_DRIVER=file-system (default) or memory picks
-// the driver; CONFORMANCE_THREADS the number of io threads (default 1). Prints
-// "listening on <port>" once it accepts connections; stops on SIGINT/SIGTERM.
+// the driver. Prints "listening on <port>" once it accepts connections; stops on SIGINT/SIGTERM.
+// The registry runs its default io threads (one per core).
 
 #include <cstdlib>
 #include <iostream>
@@ -34,11 +34,6 @@ int main() {
             return 2;
         }
 
-        // One io thread unless CONFORMANCE_THREADS says otherwise: with several, a message an
-        // action sends to another connection may reach the network just after the action's own
-        // reply, and one suite case requires the other order (README.md, "Threads").
-        config.threads = 1;
-        if (const char* t = std::getenv("CONFORMANCE_THREADS"); t && *t) config.threads = std::strtoul(t, nullptr, 10);
         std::vector<rivetkit::registration> actors;
         for (auto group : {conformance::core_fixtures, conformance::conn_fixtures, conformance::raw_fixtures}) {
             for (auto& r : group()) actors.push_back(std::move(r));
