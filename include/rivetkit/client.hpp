@@ -9,7 +9,13 @@
 //
 // Every blocking call has an async_* twin returning rivetkit::task<T> for use with co_await
 // (required inside actors and on io threads, where blocking would deadlock).
+//
+// A client comes either from a registry (registry.client(): in process, no sockets) or from
+// rivetkit::create_client(endpoint | options): HTTP and WebSocket to any RivetKit server
+// (docs/client.md).
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +52,54 @@ struct create_options {
 };
 
 enum class connection_status { connecting, connected, disconnected, disposed };
+
+/// The encoding of action calls and connections (remote client only).
+enum class client_encoding { bare, cbor, json };
+
+/// How a remote connection reconnects after it drops or fails to open. The n-th consecutive
+/// failed attempt waits min(max_delay, initial_delay * multiplier^(n-1)), scaled by a random
+/// factor in [1 - jitter, 1 + jitter]; after a connection that was open drops, the first
+/// attempt is immediate.
+struct reconnect_options {
+    bool enabled = true;
+    std::chrono::milliseconds initial_delay{250};
+    std::chrono::milliseconds max_delay{30'000};
+    double multiplier = 2.0;
+    double jitter = 0.2;
+    /// Consecutive failed attempts after which the connection is lost for good; 0: never.
+    std::size_t max_attempts = 0;
+};
+
+/// Options of a remote client (rivetkit::create_client). Empty strings take the environment's
+/// value, as the reference client does.
+struct client_options {
+    /// "http(s)://host[:port][/base/path]". Empty: RIVET_ENGINE, else RIVET_ENDPOINT, else
+    /// http://127.0.0.1:6420. ws:// and wss:// are accepted as http:// and https://.
+    std::string endpoint;
+    /// Sent as `Authorization: Bearer` to the manager API, `x-rivet-token` to the gateway and
+    /// the `rivet_token.<token>` subprotocol. Empty: RIVET_TOKEN.
+    std::string token;
+    /// Empty: RIVET_NAMESPACE, else "default".
+    std::string namespace_name;
+    /// Empty: RIVET_RUNNER, else "default".
+    std::string runner_name;
+    client_encoding encoding = client_encoding::bare;
+    /// Extra headers sent with every HTTP request and WebSocket handshake.
+    http_headers headers;
+    reconnect_options reconnect;
+    /// Skip the `GET /metadata` lookup (and its clientEndpoint redirect).
+    bool disable_metadata_lookup = false;
+    /// TLS (https://): verify the server's certificate and host name against the system trust
+    /// store plus `tls_ca_file` (a PEM file) when set. Turning verification off is for tests.
+    bool tls_verify_peer = true;
+    std::string tls_ca_file;
+    /// TCP connect + TLS + WebSocket handshake (and the connection's Init) must finish within it.
+    std::chrono::milliseconds connect_timeout{10'000};
+    /// One HTTP request (resolve, action, fetch) must finish within it; 0: no limit.
+    std::chrono::milliseconds request_timeout{90'000};
+    /// Threads running the client's own io_context.
+    std::size_t io_threads = 1;
+};
 
 namespace detail {
 
@@ -262,7 +316,8 @@ public:
         return transport_->fetch(query_, params_, std::move(request));
     }
     /// Opens a raw WebSocket to the actor's on_websocket handler. `path` (optionally with a
-    /// "?query") is appended to `/websocket`. Callbacks run on a registry io thread.
+    /// "?query") is appended to `/websocket`. Callbacks run on a registry io thread (in process)
+    /// or on the client's io thread (remote).
     [[nodiscard]] std::shared_ptr<rivetkit::websocket> websocket(std::string path = {}) {
         return detail::block_on(*transport_, async_websocket(std::move(path)));
     }
@@ -380,5 +435,13 @@ private:
 
     std::shared_ptr<detail::client_transport> transport_;
 };
+
+/// A client for a RivetKit server over HTTP and WebSocket (TLS for https://), with every
+/// unset option taken from the environment. It runs its own io thread(s); blocking calls work
+/// from any other thread, and async_* tasks can be co_awaited from any executor (the work runs
+/// on the client's threads, the awaiting coroutine resumes on its own executor).
+[[nodiscard]] client create_client(client_options options = {});
+/// create_client with this endpoint and every other option default.
+[[nodiscard]] client create_client(std::string endpoint);
 
 }  // namespace rivetkit

@@ -1,10 +1,11 @@
 #pragma once
-// A connected byte stream: what the WebSocket session (and later the HTTP client) reads and
-// writes. TCP today; the client adds TLS behind the same interface.
+// A connected byte stream: what the WebSocket session and the HTTP client read and write. TCP,
+// or TLS (client side, OpenSSL) over TCP, behind the same interface.
 
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -41,5 +42,45 @@ public:
 
 /// Wraps a connected TCP socket.
 [[nodiscard]] std::unique_ptr<byte_stream> make_tcp_stream(asio::ip::tcp::socket socket);
+
+// --- TLS (client side) ------------------------------------------------------------------------
+
+struct tls_client_options {
+    /// Verify the server's certificate chain and its host name (or IP address).
+    bool verify_peer = true;
+    /// A PEM file of CA certificates trusted besides the system store; empty: none.
+    std::string ca_file;
+};
+
+/// Shared TLS client settings (an OpenSSL SSL_CTX with the system trust store loaded).
+class tls_client_context {
+public:
+    /// Throws std::runtime_error when `ca_file` cannot be loaded.
+    [[nodiscard]] static std::shared_ptr<tls_client_context> create(const tls_client_options& options);
+    ~tls_client_context();
+    tls_client_context(const tls_client_context&) = delete;
+    tls_client_context& operator=(const tls_client_context&) = delete;
+
+    struct impl;
+    [[nodiscard]] impl& get() noexcept { return *impl_; }
+
+private:
+    explicit tls_client_context(std::unique_ptr<impl> i);
+    std::unique_ptr<impl> impl_;
+};
+
+/// A TLS client stream over a connected TCP socket; usable once handshake() succeeded.
+class tls_stream : public byte_stream {
+public:
+    /// The TLS handshake: SNI with the host name, and (when verifying) the chain and the host
+    /// name or IP address checked. On failure the error describes why (e.g. "certificate verify
+    /// failed: self-signed certificate").
+    virtual task<std::pair<std::error_code, std::string>> handshake() = 0;
+};
+
+/// `host` is what the certificate must name (a DNS name or an IP address literal).
+[[nodiscard]] std::unique_ptr<tls_stream> make_tls_stream(asio::ip::tcp::socket socket,
+                                                          std::shared_ptr<tls_client_context> context,
+                                                          std::string host);
 
 }  // namespace rivetkit::net
