@@ -126,11 +126,14 @@ task<http_response> router::inline_call(http_request request) {
         value out;
         if (method == "getForId") {
             const std::string& name = string_member(input, "name");
-            auto rec = co_await m.get_for_id(string_member(input, "actorId"));
+            std::string id = string_member(input, "actorId");
+            auto rec = co_await m.get_for_id(std::move(id));
             if (rec && rec->name == name) out = actor_output(*rec);
         } else if (method == "getWithKey") {
+            // Arguments named first: no temporaries inside a co_await (the GCC 12 rule).
             std::string name = string_member(input, "name");
-            auto rec = co_await m.get_with_key(std::move(name), key_member(input));
+            actor_key key = key_member(input);
+            auto rec = co_await m.get_with_key(std::move(name), std::move(key));
             if (rec) out = actor_output(*rec);
         } else if (method == "getOrCreateWithKey") {
             auto req = create_input(input);
@@ -143,7 +146,8 @@ task<http_response> router::inline_call(http_request request) {
             const actor_key key = key_member(input);
             const bool by_key = input.find("key") && !input.find("key")->is_nullish();
             array list;
-            for (const auto& rec : co_await m.list_actors(std::move(name))) {
+            auto records = co_await m.list_actors(std::move(name));
+            for (const auto& rec : records) {
                 if (!by_key || rec.key == key) list.push_back(actor_output(rec));
             }
             out = std::move(list);
