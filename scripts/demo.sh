@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # THE demo command. Installs missing Debian packages (scripts/install-deps.sh), builds the
-# `counter` example (Release, build/demo), serves it on the default file-system driver and
-# runs a short client session against it: curl, then the official RivetKit JavaScript client
-# (npm rivetkit@2.0.33) when Node.js is present. The server is stopped at the end; its data
+# `counter` and `client_cli` examples (Release, build/demo), serves the counter on the default
+# file-system driver and runs a short client session against it: curl, our C++ client
+# (client_cli), then the official RivetKit JavaScript client (npm rivetkit@2.0.33) when
+# Node.js is present. The server is stopped at the end; its data
 # stays, so running the demo again continues the count.
 #   PORT=N            the port to serve on (default 6420)
 #   RIVETKIT_JOBS=N   build parallelism (default: all cores)
@@ -17,11 +18,13 @@ bash scripts/install-deps.sh
 
 # The top-level CMakeLists.txt records where the `counter` target's program is built.
 path_file="$dir/rivetkit-example-counter-Release.path"
-rm -f "$path_file"
+cli_path_file="$dir/rivetkit-example-client_cli-Release.path"
+rm -f "$path_file" "$cli_path_file"
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DRIVETKIT_BUILD_EXAMPLES=ON -DRIVETKIT_BUILD_TESTS=OFF
-cmake --build "$dir" --target counter --parallel "$jobs"
+cmake --build "$dir" --target counter client_cli --parallel "$jobs"
 program=$(<"$path_file")
+cli=$(<"$cli_path_file")
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -48,6 +51,12 @@ echo
 say "curl: an unknown action answers a structured error"
 curl -sS -X POST "$base/gateway/$id/action/nope" -H 'x-rivet-encoding: json' -d '{"args":[]}'
 echo
+
+say "the C++ client (examples/client_cli): call, then a connection that prints an event"
+"$cli" --endpoint "$base" call counter demo increment 10
+"$cli" --endpoint "$base" --encoding cbor connect counter demo --on newCount --count 1 --timeout 10 \
+  --call increment 1
+"$cli" --endpoint "$base" call counter demo nope || true
 
 if command -v node >/dev/null && command -v npm >/dev/null; then
   say "the official JavaScript client (rivetkit@2.0.33)"

@@ -258,6 +258,13 @@ public:
     task<value> async_call(std::string_view action, const A&... args) {
         return impl_->action(std::string(action), detail::to_args(args...));
     }
+    /// Calls `name` with an argument list built at run time (call() with each element).
+    value action(std::string_view name, array args) {
+        return detail::block_on(*transport_, async_action(name, std::move(args)));
+    }
+    task<value> async_action(std::string_view name, array args) {
+        return impl_->action(std::string(name), std::move(args));
+    }
     /// Blocks until the connection is established (throws if it cannot be).
     void wait_connected() { detail::block_on(*transport_, impl_->wait_connected()); }
     [[nodiscard]] connection_status status() const { return impl_->status(); }
@@ -309,6 +316,13 @@ public:
     template <class... A>
     task<value> async_call(std::string_view action, const A&... args) {
         return transport_->action(query_, params_, std::string(action), detail::to_args(args...));
+    }
+    /// Calls `name` with an argument list built at run time (call() with each element).
+    value action(std::string_view name, array args) {
+        return detail::block_on(*transport_, async_action(name, std::move(args)));
+    }
+    task<value> async_action(std::string_view name, array args) {
+        return transport_->action(query_, params_, std::string(name), std::move(args));
     }
     /// Sends a raw HTTP request to the actor's on_request.
     http_response fetch(http_request request) { return detail::block_on(*transport_, async_fetch(std::move(request))); }

@@ -126,13 +126,19 @@ public:
     task<value> action(std::string name, array args) override {
         // Runs on the connection's strand, so events the action broadcast (posted to the same
         // strand before the reply) are delivered before the call returns.
-        co_return co_await asio::co_spawn(strand_, action_impl(std::move(name), std::move(args)), asio::use_awaitable);
+        auto impl = action_impl(std::move(name), std::move(args));  // named first (GCC 12 rule)
+        auto spawned = asio::co_spawn(strand_, std::move(impl), asio::use_awaitable);
+        co_return co_await std::move(spawned);
     }
 
     // Once dispose() returns no listener of this connection runs again: listeners are dropped
     // here, and a callback running on another thread is waited for (callback_mutex_).
     void dispose() override {
+        // The listeners are moved out under the lock and destroyed after it is released: a
+        // listener's captures may call back into this connection (unsubscribe) as they die.
         std::vector<std::function<void(connection_status)>> status_cbs;
+        std::map<std::uint64_t, listener> dropped_listeners;
+        std::vector<std::function<void(const client_error&)>> dropped_error_listeners;
         {
             std::lock_guard cb(callback_mutex_);
             {
@@ -140,8 +146,8 @@ public:
                 if (status_ == connection_status::disposed) return;
                 status_ = connection_status::disposed;
                 status_cbs.swap(status_listeners_);
-                listeners_.clear();
-                error_listeners_.clear();
+                dropped_listeners.swap(listeners_);
+                dropped_error_listeners.swap(error_listeners_);
             }
             for (auto& f : status_cbs) {
                 try {
@@ -171,8 +177,11 @@ public:
         return conn_id_;
     }
     task<void> wait_connected() override {
-        auto c = co_await asio::co_spawn(strand_, current_attempt(), asio::use_awaitable);
-        co_await c->wait();
+        auto attempt = current_attempt();  // named first (GCC 12 rule)
+        auto spawned = asio::co_spawn(strand_, std::move(attempt), asio::use_awaitable);
+        auto c = co_await std::move(spawned);
+        auto waiting = c->wait();
+        co_await std::move(waiting);
     }
 
     // From the server side (posted onto our strand).
@@ -317,8 +326,9 @@ private:
         auto c = server_conn_;
         if (!inst || !c) throw error("client", "not_connected", "The connection is not open", {}, true);
         try {
-            co_return co_await asio::co_spawn(inst->strand(), inst->execute_action(c, std::move(name), std::move(args)),
-                                              asio::use_awaitable);
+            auto call = inst->execute_action(c, std::move(name), std::move(args));  // named first (GCC 12 rule)
+            auto spawned = asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
+            co_return co_await std::move(spawned);
         } catch (...) {
             rethrow_masked(std::current_exception());
         }

@@ -214,7 +214,8 @@ task<std::shared_ptr<actor_instance>> local_host::load_actor(std::string actor_i
             auto rec = co_await store_->load_record(actor_id);
             if (!rec) throw errors::actor_not_found(actor_id);
             auto inst = env_.registry->make_instance(*rec);
-            co_await asio::co_spawn(inst->strand(), inst->start(), asio::use_awaitable);
+            auto starting = inst->start();  // named first (GCC 12 rule)
+            co_await asio::co_spawn(inst->strand(), std::move(starting), asio::use_awaitable);
             rec->start_ts = rec->connectable_ts = env_.clock->now_ms();
             rec->sleep_ts.reset();
             co_await store_->update_record(*rec);
@@ -266,7 +267,8 @@ task<void> local_host::stop_flow(std::string actor_id, stop_mode mode) {
                 co_await store_->update_record(*rec);
             }
         }
-        co_await asio::co_spawn(inst->strand(), inst->stop(mode), asio::use_awaitable);
+        auto stopping = inst->stop(mode);  // named first (GCC 12 rule)
+        co_await asio::co_spawn(inst->strand(), std::move(stopping), asio::use_awaitable);
         if (mode == stop_mode::destroy) {
             {
                 std::lock_guard lock(mutex_);
@@ -377,7 +379,8 @@ task<void> local_host::alarm_flow(std::string actor_id, std::int64_t timestamp) 
     try {
         // Wakes a sleeping actor; its start runs due events too, on_alarm then finds none.
         auto inst = co_await load_actor(actor_id);
-        co_await asio::co_spawn(inst->strand(), inst->on_alarm(), asio::use_awaitable);
+        auto alarm = inst->on_alarm();  // named first (GCC 12 rule)
+        co_await asio::co_spawn(inst->strand(), std::move(alarm), asio::use_awaitable);
     } catch (...) {
         env_.registry->log().warn("alarm could not run", {{"actorId", actor_id}, {"error", describe_exception(std::current_exception())}});
     }

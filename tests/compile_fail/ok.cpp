@@ -18,4 +18,15 @@ std::int64_t use(counter_handle& h) {
     return a + b + h.call<"getCount">() + static_cast<std::int64_t>(s.size());
 }
 
+// The same calls through a remote client's typed handle and connection.
+std::int64_t use_remote() {
+    auto client = rivetkit::create_client("http://127.0.0.1:6420");
+    auto h = client.get_or_create(counter, "counter", {"k"});
+    auto conn = h.connect();
+    std::int64_t a = h.call<"increment">(5);
+    std::int64_t b = conn.call<"increment">(std::int64_t{2});
+    std::string s = conn.call<"rename">(label{"x"});
+    return a + b + static_cast<std::int64_t>(s.size());
+}
+
 }  // namespace compile_check

@@ -7,19 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 server="$1"
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "interop: node and npm are required" >&2
-  exit 1
-fi
-
-# Install once per lock file (the stamp records which one).
-stamp="$here/node_modules/.rivetkit-lock.sha256"
-want=$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-  # (not `npm ci`: npm 11 rejects this lock over unused platform-specific optional packages)
-  (cd "$here" && npm install --no-audit --no-fund --loglevel=error)
-  echo "$want" >"$stamp"
-fi
+bash "$here/npm_install.sh"
 
 cd "$here"
 INTEROP_SERVER="$server" node --test --test-reporter=spec interop.test.mjs

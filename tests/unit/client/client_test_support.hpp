@@ -1,6 +1,6 @@
 #pragma once
-// Helpers for the remote client tests: a registry on the memory driver served on an ephemeral
-// port, the test actors, thread-safe recorders to await callbacks (a condition variable with a
+// Helpers for the remote client tests: the server they talk to (our registry in process, or the
+// TypeScript reference server as a process), the test actors, thread-safe recorders to await callbacks (a condition variable with a
 // deadline, never a sleep), and environment/encoding helpers.
 
 #include <catch2/catch.hpp>
@@ -27,6 +27,8 @@
 #include <rivetkit/drivers/memory.hpp>
 #include <rivetkit/http_server.hpp>
 #include <rivetkit/rivetkit.hpp>
+
+#include "server_process.hpp"
 
 namespace client_test {
 
@@ -116,30 +118,47 @@ inline rivetkit::registry make_registry() {
     return rivetkit::setup({{"counter", counter_actor}, {"plain", plain_actor}}, std::move(cfg));
 }
 
-/// A registry on the memory driver served on 127.0.0.1 at an ephemeral port.
+/// The server a test talks to: by default a registry on the memory driver served in process on
+/// 127.0.0.1 at an ephemeral port. With RIVETKIT_CLIENT_TEST_REFERENCE set, the TypeScript
+/// reference server (rivetkit@2.0.33, tests/interop/reference_server) hosting the same actors,
+/// as a fresh process with its own data directory: the same tests then check that our client
+/// interoperates with the reference, not merely with our own server.
 class served_registry {
 public:
-    explicit served_registry(std::string base_path = "/") : registry_(make_registry()) {
+    explicit served_registry(std::string base_path = "/") {
+        if (against_reference()) {
+            data_ = std::make_unique<temp_dir>("rivetkit-client-reference");
+            std::map<std::string, std::string> env{{"RIVETKIT_DATA_PATH", data_->path.string()}};
+            if (base_path != "/") env["BASE_PATH"] = base_path;
+            process_ = std::make_unique<server_process>(std::vector<std::string>{"node", reference_server_script()},
+                                                        std::move(env));
+            port = process_->port;
+            return;
+        }
+        registry_.emplace(make_registry());
         ::unsetenv("HOST");
         ::unsetenv("PORT");
-        registry_.start();
+        registry_->start();
         rivetkit::server_options o;
         o.host = "127.0.0.1";
         o.port = 0;
         o.base_path = std::move(base_path);
-        port = registry_.listen(o);
+        port = registry_->listen(o);
     }
-    ~served_registry() { registry_.stop(); }
+    ~served_registry() {
+        if (registry_) registry_->stop();
+    }
     served_registry(const served_registry&) = delete;
     served_registry& operator=(const served_registry&) = delete;
 
     [[nodiscard]] std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port); }
-    rivetkit::registry& registry() { return registry_; }
 
     std::uint16_t port = 0;
 
 private:
-    rivetkit::registry registry_;
+    std::optional<rivetkit::registry> registry_;
+    std::unique_ptr<temp_dir> data_;
+    std::unique_ptr<server_process> process_;
 };
 
 inline rivetkit::client_encoding parse_encoding(std::string_view name) {

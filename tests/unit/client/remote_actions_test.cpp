@@ -41,6 +41,10 @@ TEST_CASE("remote client: get_or_create, call, get, get_for_id and create", "[cl
                        {"a", rivetkit::array{value(1), value("x")}}};
     CHECK(h.call("echo", value(o)) == value(o));
     CHECK(h.call("echoArgs", 1, "two") == value(rivetkit::array{value(1), value("two")}));
+    // An argument list built at run time.
+    CHECK(h.action("echoArgs", rivetkit::array{value(1), value("two")}) ==
+          value(rivetkit::array{value(1), value("two")}));
+    CHECK(h.action("getCount", {}) == value(7));
     // A void action.
     CHECK(h.call("noop").is_nullish());
 }
@@ -110,7 +114,11 @@ TEST_CASE("remote client: errors keep group, code, message and metadata", "[clie
     const std::string plain_id = client.get_or_create("plain", {"p"}).resolve();
     expect_error([&] { client.get_for_id("counter", plain_id).call("getCount"); }, "actor", "not_found");
     expect_error([&] { (void)client.create("counter", {"errors"}); }, "actor", "duplicate_key");
-    expect_error([&] { (void)client.get_or_create("nonexistent", {"x"}).resolve(); }, "actor", "not_found");
+    // An unknown actor name. (The reference's PUT /actors creates an actor under any name, and
+    // its process crashes on the first request to it: nothing for a client to check there.)
+    if (!against_reference()) {
+        expect_error([&] { (void)client.get_or_create("nonexistent", {"x"}).resolve(); }, "actor", "not_found");
+    }
 }
 
 TEST_CASE("remote client: network failures are client errors", "[client][remote]") {

@@ -36,6 +36,9 @@ TEST_CASE("remote connection: actions and events", "[client][remote][connect]") 
     // Broadcasts from another caller (a one-off HTTP action) reach the connection too.
     CHECK(h.call("increment", 2) == value(5));
     CHECK(counts.wait_for(2) == std::vector<std::int64_t>{3, 5});
+    // An argument list built at run time, over the connection.
+    CHECK(conn.action("increment", rivetkit::array{value(1)}) == value(6));
+    CHECK(counts.wait_for(3) == std::vector<std::int64_t>{3, 5, 6});
 
     // once: the next occurrence only.
     recorder<value> once;
@@ -51,18 +54,18 @@ TEST_CASE("remote connection: actions and events", "[client][remote][connect]") 
     conn.on("direct", [&](const rivetkit::array& args) { direct.push(args.at(0)); });
     conn.call("sendToMe", "direct");
     direct.wait_for(1);
-    CHECK(counts.items().size() == 2);
+    CHECK(counts.items().size() == 3);
 
     // Errors of actions over the connection.
     auto e = expect_error([&] { conn.call("throwUser"); }, "user", "my_code");
     CHECK(e.metadata == value(rivetkit::object{{"a", 1}}));
     expect_error([&] { conn.call("nope"); }, "action", "not_found");
     // The connection is still usable.
-    CHECK(conn.call("getCount") == value(6));
+    CHECK(conn.call("getCount") == value(7));
 
     // Typed calls over the connection.
     auto typed = client.get_or_create(counter_actor, "counter", {"conn-" + enc}).connect();
-    CHECK(typed.call<"increment">(1) == 7);
+    CHECK(typed.call<"increment">(1) == 8);
     typed.dispose();
 
     conn.dispose();

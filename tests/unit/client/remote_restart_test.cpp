@@ -1,116 +1,23 @@
-// Reconnection across a server restart: the interop server (file-system driver) runs as a
-// separate process, is stopped while a connection is open, actions are called while it is down
-// (queued) and a subscription is added; after the server is back on the same port with the
-// same data directory, the queued actions complete on the persisted state and events arrive.
+// Reconnection across a server restart: the interop server (file-system driver), or the
+// TypeScript reference server when the tests run against it, runs as a separate process. It is
+// stopped while a connection is open; actions are called while it is down (queued) and a
+// subscription is added. After the server is back on the same port with the same data
+// directory, the queued actions complete on the persisted state and events arrive.
 
 #include "client_test_support.hpp"
-
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <filesystem>
-
-#include <asio/ip/tcp.hpp>
 
 using namespace client_test;
 using rivetkit::connection_status;
 using rivetkit::value;
 
-#ifndef RIVETKIT_TEST_SERVER_BINARY
-#error "RIVETKIT_TEST_SERVER_BINARY (the interop server's path) is set by tests/CMakeLists.txt"
-#endif
-
-namespace {
-
-/// A port that was free a moment ago on 127.0.0.1.
-std::uint16_t free_port() {
-    asio::io_context io;
-    asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-    return a.local_endpoint().port();
-}
-
-/// The interop server as a child process (PORT, RIVETKIT_DATA_PATH).
-class server_process {
-public:
-    server_process(std::uint16_t port, std::filesystem::path data) : port_(port), data_(std::move(data)) { start(); }
-    ~server_process() { stop(); }
-    server_process(const server_process&) = delete;
-    server_process& operator=(const server_process&) = delete;
-
-    void start() {
-        int fds[2];
-        REQUIRE(::pipe(fds) == 0);
-        const std::string port = std::to_string(port_);
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            ::dup2(fds[1], STDOUT_FILENO);
-            ::close(fds[0]);
-            ::close(fds[1]);
-            ::setenv("PORT", port.c_str(), 1);
-            ::setenv("HOST", "127.0.0.1", 1);
-            ::setenv("RIVETKIT_DATA_PATH", data_.c_str(), 1);
-            ::execl(RIVETKIT_TEST_SERVER_BINARY, RIVETKIT_TEST_SERVER_BINARY, static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        ::close(fds[1]);
-        // Wait for "listening on <port>".
-        std::string out;
-        const auto end = std::chrono::steady_clock::now() + guard;
-        while (out.find("listening on") == std::string::npos) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-            pollfd p{fds[0], POLLIN, 0};
-            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) {
-                ::close(fds[0]);
-                FAIL("the server did not start; output: " << out);
-            }
-            char buf[256];
-            const auto n = ::read(fds[0], buf, sizeof buf);
-            if (n <= 0) {
-                ::close(fds[0]);
-                FAIL("the server exited; output: " << out);
-            }
-            out.append(buf, static_cast<std::size_t>(n));
-        }
-        ::close(fds[0]);
-    }
-
-    void stop() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        int status = 0;
-        const auto end = std::chrono::steady_clock::now() + guard;
-        while (::waitpid(pid_, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() > end) {
-                ::kill(pid_, SIGKILL);
-                ::waitpid(pid_, &status, 0);
-                break;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        pid_ = -1;
-    }
-
-private:
-    std::uint16_t port_;
-    std::filesystem::path data_;
-    pid_t pid_ = -1;
-};
-
-}  // namespace
-
 TEST_CASE("remote connection: survives a server restart with queued actions and subscriptions",
           "[client][remote][connect][restart]") {
     const std::string enc = GENERATE("bare", "cbor", "json");
     INFO("encoding " << enc);
-    const auto data = std::filesystem::temp_directory_path() /
-                      ("rivetkit-client-restart-" + std::to_string(::getpid()) + "-" + enc);
-    std::filesystem::remove_all(data);
-    const std::uint16_t port = free_port();
-    server_process server(port, data);
+    temp_dir data("rivetkit-client-restart-" + enc);
+    // The first start picks a free port; the restart reuses it.
+    server_process server(restartable_server_command(), {{"RIVETKIT_DATA_PATH", data.path.string()}});
+    const std::uint16_t port = server.port;
 
     auto client = rivetkit::create_client(options_for("http://127.0.0.1:" + std::to_string(port), enc));
     auto conn = client.get_or_create("counter", {"restart"}).connect();
@@ -159,5 +66,4 @@ TEST_CASE("remote connection: survives a server restart with queued actions and 
     conn.dispose();
     client.dispose();
     server.stop();
-    std::filesystem::remove_all(data);
 }
