@@ -136,6 +136,9 @@ void run(const options& o, rivetkit::durability mode, const char* name, const st
     std::printf("%-8s %9.0f actions/s  p50 %8.1f us  p99 %8.1f us  %6.1f writes/transaction  (%.2f s)\n", name,
                 static_cast<double>(o.calls) / seconds, percentile(all, 0.50), percentile(all, 0.99),
                 tx == 0 ? 0.0 : static_cast<double>(writes) / static_cast<double>(tx), seconds);
+    // The same as one JSON line, for bench/run.sh.
+    std::printf("{\"workload\":\"durability\",\"mode\":\"%s\",\"ops_per_s\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
+                name, static_cast<double>(o.calls) / seconds, percentile(all, 0.50), percentile(all, 0.99));
     registry.stop();
 }
 

@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
                 o.concurrency, o.calls);
     std::printf("  %.0f actions/s  p50 %.1f us  p99 %.1f us  (%.2f s)\n", static_cast<double>(o.calls) / seconds,
                 percentile(all, 0.50), percentile(all, 0.99), seconds);
+    // The same as one JSON line, for bench/run.sh.
+    std::printf("{\"workload\":\"inprocess\",\"threads\":%zu,\"ops_per_s\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
+                o.threads, static_cast<double>(o.calls) / seconds, percentile(all, 0.50), percentile(all, 0.99));
     registry.stop();
     return 0;
 }
