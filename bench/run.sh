@@ -43,7 +43,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIVETKIT_BUILD_TESTS=OFF -DRIVETKIT_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$dir" --parallel "$jobs" --target bench_server ceiling_server bench_load inprocess_actions durability
-bash bench/reference/install.sh
+bash scripts/npm-install.sh bench/reference
 
 # CPU 0 for the server, CPU 1 for the load generator (no pinning on a single-CPU machine).
 if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then

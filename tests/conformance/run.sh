@@ -14,21 +14,8 @@ case "$driver" in
   *) echo "conformance: driver must be file-system or memory, not '$driver'" >&2; exit 2 ;;
 esac
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "conformance: node and npm are required" >&2
-  exit 1
-fi
-
-# Install once per lock file (the stamp records which one). Two drivers may run at once: lock.
-stamp="$here/node_modules/.rivetkit-lock.sha256"
-want=$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)
-(
-  flock 9
-  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    (cd "$here" && npm install --no-audit --no-fund --loglevel=error)
-    echo "$want" >"$stamp"
-  fi
-) 9>"$here/.npm-install.lock"
+# Installs the npm packages once per lock file (two drivers may run at once: it locks).
+bash "$here/../../scripts/npm-install.sh" "$here"
 
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT

@@ -10,7 +10,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 tests="$(realpath "$1")"
 cli="$(realpath "$2")"
-bash "$here/npm_install.sh"
+bash "$here/../../scripts/npm-install.sh" "$here"
 
 echo "== the client test suite against the reference server"
 RIVETKIT_CLIENT_TEST_REFERENCE="$here/reference_server/server.mjs" "$tests"

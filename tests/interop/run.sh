@@ -7,7 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 server="$1"
 
-bash "$here/npm_install.sh"
+bash "$here/../../scripts/npm-install.sh" "$here"
 
 cd "$here"
 INTEROP_SERVER="$server" node --test --test-reporter=spec interop.test.mjs
