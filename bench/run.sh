@@ -36,13 +36,14 @@ only=" ${BENCH_ONLY:-http ws fanout create wake ceiling durability inprocess} "
 say() { printf '\n==> %s\n' "$*" >&2; }
 wants() { [[ "$only" == *" $1 "* ]]; }
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh >&2
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "bench: node and npm are required for the reference server (apt-get install nodejs npm)" >&2
   exit 1
 fi
+# (stdout carries only the table: the build's output goes to stderr)
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIVETKIT_BUILD_TESTS=OFF -DRIVETKIT_BUILD_EXAMPLES=ON >/dev/null
-cmake --build "$dir" --parallel "$jobs" --target bench_server ceiling_server bench_load inprocess_actions durability
+cmake --build "$dir" --parallel "$jobs" --target bench_server ceiling_server bench_load inprocess_actions durability >&2
 bash scripts/npm-install.sh bench/reference
 
 # CPU 0 for the server, CPU 1 for the load generator (no pinning on a single-CPU machine).

@@ -289,10 +289,11 @@ void split_request_target(std::string_view target, std::string& path, std::strin
     } else {
         query.clear();
     }
+    // (assign(1, '/') rather than assign("/"): GCC 12 at -O3 reports a false -Wrestrict for the latter.)
     if (p.empty()) {
-        path.assign("/");
+        path.assign(1, '/');
     } else if (p.front() != '/' && p != "*") {
-        path.assign("/");
+        path.assign(1, '/');
         path.append(p);
     } else {
         path.assign(p);
