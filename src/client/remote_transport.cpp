@@ -298,19 +298,13 @@ public:
             case actor_query::kind::get: {
                 std::string query = "name=" + net::percent_encode_component(q.name) +
                                     "&key=" + net::percent_encode_component(serialize_key(q.key));
-                auto req = manager_request("GET", "/actors", std::move(query), {});
-                auto r = co_await std::move(req);
-                if (r.status < 200 || r.status >= 300) throw error_from_response(r, protocol::encoding::json, "GET /actors");
-                const auto j = parse_json_body(r, "GET /actors");
-                const auto* actors = member(j, "actors");
-                if (actors == nullptr || !actors->is_array()) {
-                    client_fail("malformed_response", "GET /actors answered without an actors list");
-                }
-                if (actors->empty()) {
+                auto listing = list_actors(std::move(query));
+                const auto actors = co_await std::move(listing);
+                if (actors.empty()) {
                     throw definitive_error("actor", "not_found",
                                            fmt::format("Actor not found: {}:{}", q.name, key_json(q.key)), {}, true);
                 }
-                co_return actor_id_of((*actors)[0], "GET /actors");
+                co_return actor_id_of(actors[0], "GET /actors");
             }
             case actor_query::kind::get_or_create:
             case actor_query::kind::create: {
@@ -341,18 +335,12 @@ public:
             }
             case actor_query::kind::get_for_id: {
                 std::string query = "actor_ids=" + net::percent_encode_component(q.actor_id);
-                auto req = manager_request("GET", "/actors", std::move(query), {});
-                auto r = co_await std::move(req);
-                if (r.status < 200 || r.status >= 300) throw error_from_response(r, protocol::encoding::json, "GET /actors");
-                const auto j = parse_json_body(r, "GET /actors");
-                const auto* actors = member(j, "actors");
-                if (actors == nullptr || !actors->is_array()) {
-                    client_fail("malformed_response", "GET /actors answered without an actors list");
-                }
-                if (actors->empty()) {
+                auto listing = list_actors(std::move(query));
+                const auto actors = co_await std::move(listing);
+                if (actors.empty()) {
                     throw definitive_error("actor", "not_found", fmt::format("Actor not found: {}", q.actor_id), {}, true);
                 }
-                const auto& actor = (*actors)[0];
+                const auto& actor = actors[0];
                 const auto* name = member(actor, "name");
                 if (name == nullptr || !name->is_string() || name->get<std::string>() != q.name) {
                     throw definitive_error("actor", "not_found",
@@ -362,6 +350,19 @@ public:
             }
         }
         client_fail("internal", "unknown actor query");
+    }
+
+    /// GET /actors?<query>: the `actors` list of the answer (empty when nothing matched).
+    task<nlohmann::json> list_actors(std::string query) {
+        auto req = manager_request("GET", "/actors", std::move(query), {});
+        auto r = co_await std::move(req);
+        if (r.status < 200 || r.status >= 300) throw error_from_response(r, protocol::encoding::json, "GET /actors");
+        const auto j = parse_json_body(r, "GET /actors");
+        const auto* actors = member(j, "actors");
+        if (actors == nullptr || !actors->is_array()) {
+            client_fail("malformed_response", "GET /actors answered without an actors list");
+        }
+        co_return *actors;
     }
 
     /// Headers of every gateway request: the extra headers, then x-rivet-token.
