@@ -161,7 +161,7 @@ export function startRunner(t, engine, overrides = {}) {
 	runner = new Runner(config);
 	defer(t, async () => {
 		// Let onActorStart calls finish first: the runner rejects KV calls made during shutdown.
-		await Promise.race([Promise.allSettled([...app.inflight]), new Promise((r) => setTimeout(r, 2000))]);
+		await Promise.race([Promise.allSettled([...app.inflight]), new Promise((r) => setTimeout(r, 2000).unref())]);
 		await runner.shutdown(true);
 	});
 	runner.start();
