@@ -985,10 +985,6 @@ export class FakeEngine extends EventEmitter {
 		}
 		actor.willWake = false;
 		actor.goingAway = false;
-		if (oldRunnerId) {
-			const r = this.runners.get(oldRunnerId);
-			if (r) this.allocatePending(r.namespace, r.name);
-		}
 		if (destroyed) return this.#destroy(actor);
 		this.emit("actor.stopped", { actorId: actor.actorId, generation: actor.generation, variant });
 	}
@@ -999,7 +995,10 @@ export class FakeEngine extends EventEmitter {
 		actor.runnerId = null;
 		actor.connectable = false;
 		actor.connectableTs = null;
-		if (runner?.serverless) this.serverless.bump(runner.namespace, runner.name);
+		if (!runner) return;
+		// The freed slot goes to queued actors first (as the engine does, before any reschedule).
+		this.allocatePending(runner.namespace, runner.name);
+		if (runner.serverless) this.serverless.bump(runner.namespace, runner.name);
 	}
 
 	#reschedule(actor, override) {

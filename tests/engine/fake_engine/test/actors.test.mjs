@@ -186,3 +186,27 @@ test("crash policies: a failed start reports Stopped{Ok} (graceful → destroy);
 	assert.equal(back.generation, 1);
 	assert.equal(back.runnerId, r2.runner.runnerId);
 });
+
+test("allocation: actors queue while runners are full, and take freed slots in order", async (t) => {
+	const engine = await withEngine(t);
+	const r = startRunner(t, engine, { totalSlots: 1 });
+	await connected(r);
+	const first = await runningActor(engine, { crashPolicy: "restart" }, r);
+	// Crash policy "restart" (or "destroy") queues for a slot; "sleep" would go to sleep instead.
+	const second = engine.createActor({ name: "counter", key: "second", crashPolicy: "restart" });
+	const third = engine.createActor({ name: "counter", key: "third", crashPolicy: "destroy" });
+	const asleep = engine.createActor({ name: "counter", key: "asleep", crashPolicy: "sleep" });
+	assert.equal(engine.getActor(second.actorId).state, "pending");
+	assert.equal(engine.getActor(third.actorId).state, "pending");
+	assert.equal(engine.getActor(asleep.actorId).state, "sleeping");
+	assert.equal(engine.getRunner(r.runner.runnerId).remainingSlots, 0);
+
+	engine.destroyActor(first);
+	await started(engine, second.actorId, r);
+	assert.equal(engine.getActor(third.actorId).state, "pending");
+	// A second runner of the same name takes the next queued actor.
+	const r2 = startRunner(t, engine, { totalSlots: 1 });
+	await connected(r2);
+	const b = await started(engine, third.actorId, r2);
+	assert.equal(b.runnerId, r2.runner.runnerId);
+});
