@@ -223,14 +223,26 @@ export class FakeEngine extends EventEmitter {
 				}
 				return false;
 			};
+			// Evaluated once the current synchronous operation is over, never on a half-applied state.
+			let scheduled = false;
+			const schedule = () => {
+				if (scheduled) return;
+				scheduled = true;
+				queueMicrotask(() => {
+					scheduled = false;
+					if (!done) check();
+				});
+			};
+			let done = false;
 			const cleanup = () => {
+				done = true;
 				clearTimeout(timer);
-				this.off("change", check);
-				this.off("message", check);
+				this.off("change", schedule);
+				this.off("message", schedule);
 			};
 			if (check()) return;
-			this.on("change", check);
-			this.on("message", check);
+			this.on("change", schedule);
+			this.on("message", schedule);
 			timer = setTimeout(() => {
 				cleanup();
 				reject(new Error(`timed out after ${timeoutMs} ms waiting for ${description}`));
@@ -694,7 +706,6 @@ export class FakeEngine extends EventEmitter {
 			actor.pending = false;
 			this.#allocate(actor, runner, entry.generation);
 		}
-		this.changed();
 	}
 
 	#removeFromPending(actor) {
