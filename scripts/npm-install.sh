@@ -2,7 +2,7 @@
 # Installs the npm packages of one directory (its package-lock.json) once per lock file:
 #   scripts/npm-install.sh <dir>
 # A stamp in <dir>/node_modules records the lock's hash; tests that share a directory may start
-# at once, so the install holds a lock (<dir>/.npm-install.lock). Used by tests/interop,
+# at once, so the install holds a lock (<dir>/.npm-install.lock). Used by tests/interop, tests/engine/fake_engine,
 # tests/conformance and bench/reference.
 set -euo pipefail
 dir="$(cd "$1" && pwd)"
