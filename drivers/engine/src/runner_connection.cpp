@@ -216,7 +216,8 @@ task<void> runner_connection::run(std::shared_ptr<runner_connection> self) {
 }
 
 void runner_connection::start_lost_timer() {
-    if (lost_timer_ || finished_) return;
+    // Only a runner the engine knew can be lost: not before the first ToClientInit.
+    if (lost_timer_ || finished_ || last_runner_id_.empty()) return;
     std::weak_ptr<runner_connection> weak_self = weak_from_this();
     auto fire = [weak_self] {
         auto me = weak_self.lock();

@@ -91,6 +91,14 @@ public:
 
     [[nodiscard]] std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(process_.port); }
 
+    /// One HTTP request to the fake (gateway, REST), answered as it is.
+    rivetkit::http_response raw(const std::string& method, const std::string& target) {
+        auto u = rivetkit::net::parse_url(endpoint());
+        REQUIRE(u);
+        auto req = http_.request(*u, method, target, {}, {}, 30s);
+        return io_.run(std::move(req), 35s);
+    }
+
     /// One control API call; the parsed answer. Fails the test on a status other than `expect`.
     json call(const std::string& method, const std::string& target, const json& body = nullptr, int expect = 200) {
         auto u = rivetkit::net::parse_url(endpoint());

@@ -43,6 +43,10 @@ public:
         update([&] { commands.push_back(command); });
         if (on_command_hook) on_command_hook(command);
     }
+    void on_tunnel_message(const runner_protocol::to_client_tunnel_message& message) override {
+        update([&] { tunnel.push_back(message); });
+        if (on_tunnel_hook) on_tunnel_hook(message);
+    }
     void on_closed(runner_close_reason reason, const std::string& detail) override {
         update([&] {
             closed = reason;
@@ -72,6 +76,8 @@ public:
     std::optional<runner_close_reason> closed;
     std::string closed_detail;
     std::function<void(const runner_protocol::command_wrapper&)> on_command_hook;
+    std::vector<runner_protocol::to_client_tunnel_message> tunnel;
+    std::function<void(const runner_protocol::to_client_tunnel_message&)> on_tunnel_hook;
 
 private:
     template <class F>
@@ -150,6 +156,7 @@ std::string start_actor(fake_engine& fake, recorder& h) {
 
 void shutdown_quietly(io_thread& io, const std::shared_ptr<runner_connection>& conn, recorder& h) {
     h.on_command_hook = nullptr;
+    h.on_tunnel_hook = nullptr;
     auto t = conn->shutdown(300ms);  // the fake keeps the socket open: this is the timeout path
     io.run(std::move(t), 10s);
 }
@@ -201,8 +208,13 @@ TEST_CASE("runner connection: a wrong token is refused and retried, not fatal", 
     opts.clock = clk;
     auto conn = runner_connection::create(io.io.get_executor(), opts, h);
     conn->start();
-    // Two refused attempts: two backoff timers (plus the lost timer).
-    REQUIRE(clk->wait_for_timers(3, 10s));
+    // Two refused attempts: two backoff timers (no lost timer: the engine never knew the runner).
+    REQUIRE(clk->wait_for_timers(2, 10s));
+    const auto delays = clk->delays();
+    CHECK(delays[0] >= 100ms);
+    CHECK(delays[0] <= 125ms);
+    CHECK(delays[1] >= 200ms);
+    CHECK(delays[1] <= 250ms);
     CHECK(h->locked([&] { return h->connected.empty(); }));
     CHECK(conn->runner_id().empty());
     shutdown_quietly(io, conn, *h);
@@ -535,4 +547,67 @@ TEST_CASE("runner connection: shutdown ends when the engine closes the drained r
     CHECK(h->locked([&] { return h->closed; }) == runner_close_reason::shutdown);
     // The engine ended the runner (eviction close) rather than us timing out.
     CHECK(h->locked([&] { return h->disconnects.front().second.rfind("ws.eviction", 0) == 0; }));
+}
+
+TEST_CASE("runner connection: no connection within the lost threshold reports lost, then a new runner id follows",
+          "[engine][runner]") {
+    ENGINE_TEST_REQUIRE_FAKE();
+    io_thread io;
+    fake_engine fake(io, {{"FAKE_ENGINE_RUNNER_LOST_THRESHOLD_MS", "300"}});
+    auto h = std::make_shared<recorder>();
+    auto opts = options_for(fake);
+    opts.reconnect_initial = 1000ms;  // longer than the engine's lost threshold
+    auto conn = runner_connection::create(io.io.get_executor(), opts, h);
+    conn->start();
+    REQUIRE(h->wait([&] { return !h->connected.empty(); }));
+    const std::string first_id = conn->runner_id();
+    fake.call("POST", "/__fake/runners/" + first_id + "/drop", {{"abrupt", true}});
+    REQUIRE(h->wait([&] { return h->lost; }));
+    CHECK(h->locked([&] { return h->connected.size(); }) == 1);
+    REQUIRE(h->wait([&] { return h->connected.size() == 2; }));
+    CHECK(h->locked([&] { return h->id_changed; }));
+    CHECK(conn->runner_id() != first_id);
+    CHECK(fake.runner(first_id)["stopped"] == true);
+    shutdown_quietly(io, conn, *h);
+}
+
+TEST_CASE("runner connection: tunnel messages reach the handler and answers reach the gateway", "[engine][runner]") {
+    ENGINE_TEST_REQUIRE_FAKE();
+    io_thread io;
+    fake_engine fake(io, {});
+    auto h = std::make_shared<recorder>();
+    auto conn = runner_connection::create(io.io.get_executor(), options_for(fake), h);
+    conn->start();
+    REQUIRE(h->wait([&] { return !h->connected.empty(); }));
+    const std::string actor_id = start_actor(fake, *h);
+    namespace rp = runner_protocol;
+    conn->send_event(actor_id, 0,
+                     rp::event{std::in_place_type<rp::event_actor_state_update>,
+                               rp::event_actor_state_update{rp::actor_state{rp::actor_state_running{}}}});
+    fake.call("POST", "/__fake/wait/actor", {{"actorId", actor_id}, {"state", "running"}});
+
+    std::weak_ptr<runner_connection> weak = conn;
+    h->on_tunnel_hook = [weak](const rp::to_client_tunnel_message& m) {
+        auto me = weak.lock();
+        const auto* start = std::get_if<rp::to_client_request_start>(&m.message_kind);
+        if (!me || start == nullptr) return;
+        rp::to_server_response_start answer;
+        answer.status = 201;
+        answer.headers = {{"content-type", "text/plain"}};
+        answer.body = to_bytes(start->method + " " + start->path);
+        rp::to_server_tunnel_message reply;
+        reply.message_id = rp::message_id{m.message_id.gateway_id, m.message_id.request_id, 0};
+        reply.message_kind = rp::to_server_tunnel_message_kind{std::in_place_type<rp::to_server_response_start>,
+                                                               std::move(answer)};
+        me->send_tunnel_message(std::move(reply));
+    };
+    const auto response = fake.raw("GET", "/gateway/" + actor_id + "/hello?x=1");
+    CHECK(response.status == 201);
+    CHECK(response.body == "GET /hello?x=1");
+    REQUIRE(h->locked([&] { return h->tunnel.size(); }) == 1);
+    const auto first = h->locked([&] { return h->tunnel.front(); });
+    const auto* start = std::get_if<rp::to_client_request_start>(&first.message_kind);
+    REQUIRE(start != nullptr);
+    CHECK(start->actor_id == actor_id);
+    shutdown_quietly(io, conn, *h);
 }
