@@ -90,18 +90,23 @@ private:
     }
 };
 
-/// A clock that records the delay of every timer started on it (real time underneath).
+/// A clock that records the delay of every timer started on it (real time underneath, or the
+/// given clock).
 class recording_clock final : public rivetkit::clock {
 public:
+    recording_clock() = default;
+    explicit recording_clock(std::shared_ptr<rivetkit::clock> inner) : inner_(std::move(inner)) {}
     [[nodiscard]] std::int64_t now_ms() const override { return inner_->now_ms(); }
     std::shared_ptr<timer> start_timer(milliseconds delay, asio::any_io_executor ex,
                                        detail::unique_function<void()> fn) override {
+        // Recorded once started, so a waiter never sees a timer the inner clock does not have yet.
+        auto t = inner_->start_timer(delay, std::move(ex), std::move(fn));
         {
             std::lock_guard lock(mutex_);
             delays_.push_back(delay);
         }
         cv_.notify_all();
-        return inner_->start_timer(delay, std::move(ex), std::move(fn));
+        return t;
     }
     std::vector<milliseconds> delays() const {
         std::lock_guard lock(mutex_);
@@ -610,4 +615,54 @@ TEST_CASE("runner connection: tunnel messages reach the handler and answers reac
     REQUIRE(start != nullptr);
     CHECK(start->actor_id == actor_id);
     shutdown_quietly(io, conn, *h);
+}
+
+TEST_CASE("runner connection: KV requests wait while disconnected and fail after kv_timeout or at the end",
+          "[engine][runner]") {
+    // No engine at all (a port nobody listens on) and virtual time: nothing here needs node.
+    io_thread io;
+    auto vclock = std::make_shared<virtual_clock>();
+    auto clk = std::make_shared<recording_clock>(vclock);
+    auto h = std::make_shared<recorder>();
+    runner_connection_options opts;
+    opts.endpoint = "http://127.0.0.1:1";
+    opts.runner_key = "offline";
+    opts.clock = clk;
+    opts.kv_timeout = 30s;
+    opts.connect_timeout = 5s;
+    auto conn = runner_connection::create(io.io.get_executor(), opts, h);
+    conn->start();
+    // The first attempt fails: a backoff timer waits on virtual time.
+    REQUIRE(clk->wait_for_timers(1, 10s));
+    auto early = asio::co_spawn(io.io, conn->kv("actor", runner_protocol::kv_get_request{}), asio::use_future);
+    REQUIRE(clk->wait_for_timers(2, 10s));  // its deadline
+    const auto delays = clk->delays();
+    CHECK(delays[1] == 30s);
+    CHECK(early.wait_for(0s) == std::future_status::timeout);
+    CHECK(vclock->pending() == 2);
+    vclock->advance(29s);  // fires the backoff (another refused attempt), not the deadline
+    CHECK(early.wait_for(0s) == std::future_status::timeout);
+    auto late = asio::co_spawn(io.io, conn->kv("actor", runner_protocol::kv_get_request{}), asio::use_future);
+    REQUIRE(clk->wait_for_timers(4, 10s));  // a second backoff and the second request's deadline
+    CHECK(vclock->advance(1s) >= 1);
+    REQUIRE(early.wait_for(10s) == std::future_status::ready);
+    try {
+        (void)early.get();
+        FAIL("expected a timeout");
+    } catch (const rivetkit::error& e) {
+        CHECK(e.group() == "engine");
+        CHECK(e.code() == "kv_timeout");
+    }
+    CHECK(late.wait_for(0s) == std::future_status::timeout);
+    auto stopping = conn->shutdown(1s);
+    io.run(std::move(stopping), 10s);
+    REQUIRE(late.wait_for(10s) == std::future_status::ready);
+    try {
+        (void)late.get();
+        FAIL("expected runner_closed");
+    } catch (const rivetkit::error& e) {
+        CHECK(e.code() == "runner_closed");
+    }
+    CHECK(h->locked([&] { return h->closed; }) == runner_close_reason::shutdown);
+    CHECK(h->locked([&] { return h->connected.empty() && !h->lost; }));
 }
