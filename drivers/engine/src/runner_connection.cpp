@@ -11,6 +11,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "rivetkit/error.hpp"
+#include "rivetkit/ids.hpp"
 
 namespace rivetkit::engine {
 
@@ -35,6 +36,18 @@ net::url parse_endpoint(const std::string& endpoint) {
 }
 
 }  // namespace
+
+runner_connection_options connection_options_from(const drivers::engine_options& engine) {
+    runner_connection_options o;
+    o.endpoint = engine.endpoint;
+    o.namespace_name = engine.namespace_name;
+    o.token = engine.token;
+    o.runner_name = engine.runner_name;
+    o.runner_key = engine.runner_key.empty() ? random_uuid() : engine.runner_key;
+    o.total_slots = engine.total_slots;
+    o.version = engine.runner_version;
+    return o;
+}
 
 std::shared_ptr<runner_connection> runner_connection::create(asio::any_io_executor executor,
                                                              runner_connection_options options,

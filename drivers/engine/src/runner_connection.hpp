@@ -45,6 +45,8 @@
 //
 // Threading: everything runs on one strand of the given executor, and every handler callback is
 // called there. Public members may be called from any thread. All timers go through the clock.
+// Lifetime: once started, the connection keeps itself alive until it has ended (shutdown() or an
+// eviction); an owner that goes away must shut it down first.
 
 #include <chrono>
 #include <cstddef>
@@ -65,6 +67,7 @@
 #include "protocol/runner_protocol.hpp"
 #include "rivetkit/clock.hpp"
 #include "rivetkit/detail/oneshot.hpp"
+#include "rivetkit/drivers/engine.hpp"
 #include "rivetkit/log.hpp"
 #include "rivetkit/task.hpp"
 
@@ -109,6 +112,11 @@ struct runner_connection_options {
     std::shared_ptr<rivetkit::clock> clock;
     logger log{"engine"};
 };
+
+/// The connection settings of the user's engine options: endpoint, namespace, token, runner name,
+/// total slots, version, and the runner key (a fresh random UUID when empty, as RivetKit does per
+/// driver). Actor names, metadata, clock and logger are left for the driver to fill in.
+[[nodiscard]] runner_connection_options connection_options_from(const drivers::engine_options& engine);
 
 /// Why the connection ended for good.
 enum class runner_close_reason {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "rivetkit/drivers/engine.hpp"
+#include "runner_connection.hpp"
 
 using rivetkit::drivers::engine_options;
 using rivetkit::drivers::runner_kind;
@@ -66,4 +67,21 @@ TEST_CASE("engine_options: invalid values throw, naming the variable", "[engine]
     CHECK_THROWS_WITH(from({{"RIVET_ENGINE", "127.0.0.1:6420"}}), Catch::Contains("RIVET_ENGINE"));
     CHECK_THROWS_WITH(from({{"RIVET_ENDPOINT", "ftp://x"}}), Catch::Contains("RIVET_ENDPOINT"));
     CHECK_THROWS_AS(from({{"RIVET_TOTAL_SLOTS", ""}, {"RIVET_RUNNER_KIND", "x"}}), std::invalid_argument);
+}
+
+TEST_CASE("engine_options: the runner connection's settings", "[engine][options]") {
+    auto o = from({{"RIVET_ENGINE", "http://e:1"}, {"RIVET_NAMESPACE", "ns"}, {"RIVET_TOKEN", "t"},
+                   {"RIVET_RUNNER", "pool"}, {"RIVET_TOTAL_SLOTS", "9"}});
+    const auto c = rivetkit::engine::connection_options_from(o);
+    CHECK(c.endpoint == "http://e:1");
+    CHECK(c.namespace_name == "ns");
+    CHECK(c.token == "t");
+    CHECK(c.runner_name == "pool");
+    CHECK(c.total_slots == 9);
+    CHECK(c.version == 1);
+    // No key: a fresh UUID per call (per driver).
+    CHECK(c.runner_key.size() == 36);
+    CHECK(rivetkit::engine::connection_options_from(o).runner_key != c.runner_key);
+    o.runner_key = "mine";
+    CHECK(rivetkit::engine::connection_options_from(o).runner_key == "mine");
 }
