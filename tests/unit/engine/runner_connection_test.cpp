@@ -535,8 +535,8 @@ TEST_CASE("runner connection: graceful shutdown sends ToServerStopping and close
     // policy "sleep" for a going-away stop), not lost.
     const json actor = fake.call("POST", "/__fake/wait/actor", {{"actorId", actor_id}, {"state", "sleeping"}})["actor"];
     CHECK(actor["state"] == "sleeping");
-    const json closes = fake.messages("dir=fromRunner&tag=ToServerEvents");
-    CHECK(closes.size() == 2);
+    const json events = fake.messages("dir=fromRunner&tag=ToServerEvents");  // Running, Stopped
+    CHECK(events.size() == 2);
 }
 
 TEST_CASE("runner connection: shutdown ends when the engine closes the drained runner", "[engine][runner]") {
