@@ -666,3 +666,48 @@ TEST_CASE("runner connection: KV requests wait while disconnected and fail after
     CHECK(h->locked([&] { return h->closed; }) == runner_close_reason::shutdown);
     CHECK(h->locked([&] { return h->connected.empty() && !h->lost; }));
 }
+
+TEST_CASE("runner connection: a new generation's command is applied and its events restart at index 0",
+          "[engine][runner]") {
+    ENGINE_TEST_REQUIRE_FAKE();
+    io_thread io;
+    fake_engine fake(io, {});
+    auto h = std::make_shared<recorder>();
+    auto conn = runner_connection::create(io.io.get_executor(), options_for(fake), h);
+    conn->start();
+    REQUIRE(h->wait([&] { return !h->connected.empty(); }));
+    const json actor = fake.create_actor(
+        {{"name", "counter"}, {"key", "g"}, {"runnerNameSelector", "cpp-runner"}, {"crashPolicy", "restart"}});
+    const std::string actor_id = actor["actorId"];
+    REQUIRE(h->wait([&] { return h->commands.size() == 1; }));
+    namespace rp = runner_protocol;
+    conn->send_event(actor_id, 0,
+                     rp::event{std::in_place_type<rp::event_actor_state_update>,
+                               rp::event_actor_state_update{rp::actor_state{rp::actor_state_running{}}}});
+    // A crash: the restart policy reschedules the actor at once, as generation 1.
+    conn->send_event(actor_id, 0,
+                     rp::event{std::in_place_type<rp::event_actor_state_update>,
+                               rp::event_actor_state_update{
+                                   rp::actor_state{rp::actor_state_stopped{rp::stop_code::error, "boom"}}}});
+    REQUIRE(h->wait([&] { return h->commands.size() == 2; }));
+    const auto restart = h->locked([&] { return h->commands.back(); });
+    CHECK(restart.checkpoint.generation == 1);
+    CHECK(restart.checkpoint.index == 0);
+    CHECK(std::holds_alternative<rp::command_start_actor>(restart.inner));
+
+    conn->send_event(actor_id, 1,
+                     rp::event{std::in_place_type<rp::event_actor_state_update>,
+                               rp::event_actor_state_update{rp::actor_state{rp::actor_state_running{}}}});
+    const json running = fake.call("POST", "/__fake/wait/actor", {{"actorId", actor_id}, {"state", "running"}})["actor"];
+    CHECK(running["generation"] == 1);
+    const json sent = fake.messages("dir=fromRunner&tag=ToServerEvents");
+    REQUIRE(sent.size() == 3);
+    CHECK(sent[1]["msg"]["val"][0]["checkpoint"]["index"] == 1);
+    CHECK(sent[2]["msg"]["val"][0]["checkpoint"]["generation"] == 1);
+    CHECK(sent[2]["msg"]["val"][0]["checkpoint"]["index"] == 0);
+    // An event for the old generation is dropped locally.
+    conn->send_event(actor_id, 0, rp::event{std::in_place_type<rp::event_actor_set_alarm>, rp::event_actor_set_alarm{}});
+    sync_with_engine(io, conn, actor_id);
+    CHECK(fake.messages("dir=fromRunner&tag=ToServerEvents").size() == 3);
+    shutdown_quietly(io, conn, *h);
+}
