@@ -409,7 +409,7 @@ std::shared_ptr<oneshot<void>> actor_instance::release_now() {
     return delivered;
 }
 
-void actor_instance::release_outbox(std::deque<outgoing> batch, std::shared_ptr<oneshot<void>> delivered,
+void actor_instance::release_outbox(std::vector<outgoing> batch, std::shared_ptr<oneshot<void>> delivered,
                                     std::exception_ptr error) {
     auto barrier = std::make_shared<delivery_barrier>(std::move(delivered), std::move(error));
     if (auto previous = last_delivery_.lock()) previous->next = barrier;
@@ -753,7 +753,7 @@ task<void> actor_instance::on_alarm() {
     // All due events run, in timestamp order (the reference runs one per alarm cycle).
     while (!schedule_.empty() && schedule_.front().timestamp <= clock_->now_ms() && !stop_called_) {
         scheduled_event e = std::move(schedule_.front());
-        schedule_.pop_front();
+        schedule_.erase(schedule_.begin());
         persist_dirty_ = true;
         auto it = def_->actions.find(e.action);
         if (it == def_->actions.end()) {
