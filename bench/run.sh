@@ -12,10 +12,11 @@
 # sides) pinned to CPU 0 and runs the generator pinned to CPU 1. Our server runs one io thread,
 # as the reference runs one event loop; the reference runs with NODE_ENV=production, as deployed
 # (its inspector is then off), and otherwise with its defaults. The in-process and durability workloads (ours only) run
-# unpinned. The ceiling groups run the HTTP and WebSocket workloads against the ceiling servers
-# (bench/ceiling_server.cpp, bench/ws_ceiling_server.cpp: no actor runtime), pinned the same
-# way, to show what this machine can do at all. Prints a table (figure, ours, reference, ratio, target) and writes the raw results
-# (JSON lines) and the table to build/bench/results-<time>.{jsonl,md}.
+# unpinned. The ceiling groups (ceiling, ceiling_ws) run the HTTP workload and the ws and fanout
+# workloads against the ceiling servers (bench/ceiling_server.cpp, bench/ws_ceiling_server.cpp:
+# no actor runtime), pinned the same way, to show what this machine can do at all. Prints a
+# table (figure, ours, reference, ratio, target) and writes the raw results (JSON lines) and the
+# table to build/bench/results-<time>.{jsonl,md}.
 #
 # Parameters (environment): BENCH_DURATION (seconds per timed workload, default 5),
 # BENCH_CREATE_COUNT (actors created on ours, default 100000), BENCH_CREATE_COUNT_REFERENCE
