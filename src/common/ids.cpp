@@ -4,11 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <limits>
 #include <cstring>
 #include <stdexcept>
 
-#include <unistd.h>
+#include <pthread.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -33,23 +34,29 @@ void fill_random_direct(unsigned char* out, std::size_t n) {
 
 // Every transient connection (one per HTTP action) takes a random id, and a RAND_bytes call
 // costs about a microsecond plus a lock shared by all threads. Each thread therefore draws
-// 4 KiB at a time and hands it out in order; every byte is still DRBG output used once. The
-// pool is dropped when the process id changes, so a forked child never repeats its parent's.
+// 4 KiB at a time and hands it out in order; every byte is still DRBG output used once. A
+// forked child must not repeat its parent's bytes: a fork handler bumps a generation that makes
+// every pool refill (getpid() per call would be a system call each time).
+std::atomic<std::uint64_t> fork_generation{0};
+
+void note_fork() noexcept { fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
 struct random_pool {
     std::array<unsigned char, 4096> bytes{};
     std::size_t used = bytes.size();
-    pid_t owner = 0;
+    std::uint64_t generation = 0;
 };
 
 void fill_random(unsigned char* out, std::size_t n) {
+    static const bool fork_handler = [] { return ::pthread_atfork(nullptr, nullptr, note_fork) == 0; }();
     thread_local random_pool pool;
-    if (n > pool.bytes.size() / 4) {
+    if (!fork_handler || n > pool.bytes.size() / 4) {
         fill_random_direct(out, n);
         return;
     }
-    const pid_t pid = ::getpid();
-    if (pool.owner != pid) {
-        pool.owner = pid;
+    const std::uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+    if (pool.generation != generation) {
+        pool.generation = generation;
         pool.used = pool.bytes.size();
     }
     if (pool.bytes.size() - pool.used < n) {
