@@ -248,14 +248,14 @@ task<void> actor_instance::stop(stop_mode mode) {
     // The final save below is this instance's last write: work still running after it (an
     // action the stop did not wait for) must not overwrite what a later instance commits.
     persist_closed_ = true;
-    // Changes waiting behind the write in flight are committed by the final save, or lost.
+    // Changes waiting behind the write in flight are committed by the final save (a destroyed
+    // actor's data goes anyway: its actions succeed as if their write had run).
     std::unique_ptr<pending_write> waiting = std::move(follow_up_);
-    std::exception_ptr final_save_error = std::make_exception_ptr(errors::actor_stopping());
+    std::exception_ptr final_save_error;
     if (mode == stop_mode::sleep) {
         if (state_touched_) diff_state(true);
         try {
             co_await write_persisted();
-            final_save_error = nullptr;
         } catch (...) {
             final_save_error = std::current_exception();
             log_.error("final save failed", {{"error", describe_exception(final_save_error)}});
