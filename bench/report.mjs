@@ -85,6 +85,30 @@ for (const [label, name] of [
 }
 row(`Broadcast fan-out to 1000 conns: events/s${errors("fanout")}`, "fanout", "events_per_s", num, "higher", atLeast(10));
 row("Broadcast fan-out: delivery p99", "fanout", "p99_us", us, "lower");
+// The WebSocket ceiling (bench/ws_ceiling_server.cpp: the same workloads answered by a server
+// with no actor runtime): its figure, its ratio to the reference (the most any server could
+// reach here), the target as a figure and whether it lies above what this machine can do at all;
+// then ours as a share of the ceiling.
+for (const [label, ceilingName, oursName, metric, times] of [
+	["ws_1conn_64inflight", "WebSocket ceiling server (no actors), 1 conn, 64 in flight: actions/s", "WebSocket actions, 1 conn, 64 in flight", "ops_per_s", 20],
+	["ws_100conns_100actors", "WebSocket ceiling server (no actors), 100 conns × 1 in flight: actions/s", "WebSocket actions, 100 conns on 100 actors", "ops_per_s", 20],
+	["fanout", "WebSocket ceiling server (no actors), fan-out to 1000 conns: events/s", "Broadcast fan-out", "events_per_s", 10],
+]) {
+	const c = results.ours[`ceiling_${label}`]?.[metric];
+	if (c === undefined) continue;
+	const r = results.reference[label]?.[metric];
+	const target = r === undefined ? undefined : times * r;
+	const where = target === undefined ? "(reference not measured)" : target > c ? "above the ceiling ❌" : "within the ceiling ✅";
+	rows.push([
+		`${ceilingName}${errors(`ceiling_${label}`)}`,
+		num(c),
+		"",
+		ratioText(r ? c / r : undefined),
+		`${times}× the reference${target === undefined ? "" : ` = ${num(target)}`}: ${where}`,
+	]);
+	const o = results.ours[label]?.[metric];
+	rows.push([`${oursName}: ours as a share of the ceiling`, o === undefined ? "–" : `${num((o / c) * 100, 0)} %`, "", "", ""]);
+}
 row(`Actor creation + first action, 32 in flight: actors/s${errors("create")}`, "create", "ops_per_s", num, "higher");
 row("Actor creation + first action, 32 in flight: p50", "create", "p50_us", us, "lower");
 row(`Actor creation + first action, one at a time: p50${errors("create_latency")}`, "create_latency", "p50_us", us, "lower", {

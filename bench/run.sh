@@ -4,15 +4,19 @@
 # the same load generator (bench/bench_load.cpp), one server after the other on this machine.
 #
 #   bash bench/run.sh                 everything (about 10 minutes on 2 cores)
-#   BENCH_ONLY="http ws" bash bench/run.sh     only these workloads
+#   BENCH_ONLY="http ws" bash bench/run.sh     only these workloads (the groups: http ws fanout
+#                                              create wake ceiling ceiling_ws durability inprocess)
 #
 # Builds in Release (build/bench), installs the reference's npm packages (bench/reference), then
 # for each workload starts a fresh server (fresh data directory, file-system driver on both
 # sides) pinned to CPU 0 and runs the generator pinned to CPU 1. Our server runs one io thread,
 # as the reference runs one event loop; the reference runs with NODE_ENV=production, as deployed
 # (its inspector is then off), and otherwise with its defaults. The in-process and durability workloads (ours only) run
-# unpinned. Prints a table (figure, ours, reference, ratio, target) and writes the raw results
-# (JSON lines) and the table to build/bench/results-<time>.{jsonl,md}.
+# unpinned. The ceiling groups (ceiling, ceiling_ws) run the HTTP workload and the ws and fanout
+# workloads against the ceiling servers (bench/ceiling_server.cpp, bench/ws_ceiling_server.cpp:
+# no actor runtime), pinned the same way, to show what this machine can do at all. Prints a
+# table (figure, ours, reference, ratio, target) and writes the raw results (JSON lines) and the
+# table to build/bench/results-<time>.{jsonl,md}.
 #
 # Parameters (environment): BENCH_DURATION (seconds per timed workload, default 5),
 # BENCH_CREATE_COUNT (actors created on ours, default 100000), BENCH_CREATE_COUNT_REFERENCE
@@ -31,7 +35,7 @@ create_latency_count="${BENCH_CREATE_LATENCY_COUNT:-2000}"
 wake_actors="${BENCH_WAKE_ACTORS:-1000}"
 fanout_conns="${BENCH_FANOUT_CONNS:-1000}"
 fanout_messages="${BENCH_FANOUT_MESSAGES:-200}"
-only=" ${BENCH_ONLY:-http ws fanout create wake ceiling durability inprocess} "
+only=" ${BENCH_ONLY:-http ws fanout create wake ceiling ceiling_ws durability inprocess} "
 
 say() { printf '\n==> %s\n' "$*" >&2; }
 wants() { [[ "$only" == *" $1 "* ]]; }
@@ -43,7 +47,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 # (stdout carries only the table: the build's output goes to stderr)
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIVETKIT_BUILD_TESTS=OFF -DRIVETKIT_BUILD_EXAMPLES=ON >/dev/null
-cmake --build "$dir" --parallel "$jobs" --target bench_server ceiling_server bench_load inprocess_actions durability >&2
+cmake --build "$dir" --parallel "$jobs" --target bench_server ceiling_server ws_ceiling_server bench_load inprocess_actions durability >&2
 bash scripts/npm-install.sh bench/reference
 
 # CPU 0 for the server, CPU 1 for the load generator (no pinning on a single-CPU machine).
@@ -72,7 +76,7 @@ stop_server() {
 }
 trap 'stop_server; rm -rf "$work"' EXIT
 
-# start_server <ours|reference|ceiling>: a fresh server on a free port; sets $server and $port.
+# start_server <ours|reference|ceiling|ceiling_ws>: a fresh server on a free port; sets $server and $port.
 start_server() {
   local side="$1" data="$work/data-$RANDOM$RANDOM"
   mkdir -p "$data"
@@ -84,6 +88,8 @@ start_server() {
     reference) NODE_ENV=production PORT=0 HOST=127.0.0.1 RIVETKIT_DATA_PATH="$data" "${on_server_cpu[@]}" node bench/reference/server.mjs \
       >"$work/stdout" 2>>"$work/server.log" & ;;
     ceiling) PORT=0 HOST=127.0.0.1 "${on_server_cpu[@]}" "$dir/bench/ceiling_server" \
+      >"$work/stdout" 2>>"$work/server.log" & ;;
+    ceiling_ws) PORT=0 HOST=127.0.0.1 "${on_server_cpu[@]}" "$dir/bench/ws_ceiling_server" \
       >"$work/stdout" 2>>"$work/server.log" & ;;
   esac
   server=$!
@@ -159,6 +165,19 @@ if wants ceiling; then
   start_server ceiling
   load ours ceiling http --path /gateway/x/action/ping --encoding json --conns 32 --duration "$duration"
   stop_server
+fi
+if wants ceiling_ws; then
+  # The ws and fanout workloads, exactly as above, each against a fresh WebSocket ceiling server.
+  ceiling_ws() {
+    local label="$1"
+    shift
+    start_server ceiling_ws
+    load ours "$label" "$@"
+    stop_server
+  }
+  ceiling_ws ceiling_ws_1conn_64inflight ws --encoding bare --conns 1 --actors 1 --inflight 64 --action ping --duration "$duration"
+  ceiling_ws ceiling_ws_100conns_100actors ws --encoding bare --conns 100 --actors 100 --inflight 1 --action ping --duration "$duration"
+  ceiling_ws ceiling_fanout fanout --conns "$fanout_conns" --messages "$fanout_messages" --encoding bare
 fi
 if wants durability; then
   say "ours: durability modes (bench/durability, in process, 2 io threads, unpinned)"

@@ -91,6 +91,11 @@ private:
         phase state = phase::starting;
         stop_mode stopping_for = stop_mode::sleep;
         std::shared_ptr<actor_instance> instance;
+        // While running, with the instance's id, name and key: the record the store holds
+        // (answers lookups of running actors without a store read).
+        std::int64_t create_ts = 0;
+        std::int64_t start_ts = 0;
+        std::uint64_t generation = 0;
         std::shared_ptr<detail::oneshot<std::shared_ptr<actor_instance>>> started;
         std::shared_ptr<detail::oneshot<void>> stopped;
     };
@@ -106,6 +111,7 @@ private:
     task<void> alarm_flow(std::string actor_id, std::int64_t timestamp);
     void arm_alarm(const std::string& actor_id, std::int64_t timestamp);
     [[nodiscard]] bool is_being_destroyed(const std::string& actor_id) const;
+    [[nodiscard]] static actor_record running_record(const entry& e);
 
     driver_env env_;
     std::shared_ptr<local_store> store_;

@@ -7,10 +7,9 @@ namespace rivetkit {
 
 const std::string* find_header(const http_headers& headers, std::string_view name) noexcept {
     for (const auto& [k, v] : headers) {
-        if (k.size() == name.size() &&
-            std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-                return std::tolower(static_cast<unsigned char>(a)) ==
-                       std::tolower(static_cast<unsigned char>(b));
+        // ASCII case folding: header names are tokens, and std::tolower is a locale call.
+        if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+                return (a | 0x20) == (b | 0x20) && (a == b || ((a | 0x20) >= 'a' && (a | 0x20) <= 'z'));
             })) {
             return &v;
         }

@@ -4,8 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <limits>
+#include <cstring>
 #include <stdexcept>
+
+#include <pthread.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -19,13 +23,50 @@ constexpr std::string_view hex_digits = "0123456789abcdef";
 // RAND_bytes rather than a seeded std::mt19937_64: the Mersenne Twister's output reveals its
 // state, so ids that double as secrets (connection tokens) would become predictable. OpenSSL's
 // DRBG is thread-safe, reseeds itself and survives fork(), and libcrypto is already linked.
-void fill_random(unsigned char* out, std::size_t n) {
+void fill_random_direct(unsigned char* out, std::size_t n) {
     while (n > 0) {
         const int chunk = static_cast<int>(std::min<std::size_t>(n, std::numeric_limits<int>::max()));
         if (RAND_bytes(out, chunk) != 1) throw std::runtime_error("rivetkit: RAND_bytes failed");
         out += chunk;
         n -= static_cast<std::size_t>(chunk);
     }
+}
+
+// Every transient connection (one per HTTP action) takes a random id, and a RAND_bytes call
+// costs about a microsecond plus a lock shared by all threads. Each thread therefore draws
+// 4 KiB at a time and hands it out in order; every byte is still DRBG output used once. A
+// forked child must not repeat its parent's bytes: a fork handler bumps a generation that makes
+// every pool refill (getpid() per call would be a system call each time).
+std::atomic<std::uint64_t> fork_generation{0};
+
+void note_fork() noexcept { fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+struct random_pool {
+    std::array<unsigned char, 4096> bytes{};
+    std::size_t used = bytes.size();
+    std::uint64_t generation = 0;
+};
+
+void fill_random(unsigned char* out, std::size_t n) {
+    static const bool fork_handler = [] { return ::pthread_atfork(nullptr, nullptr, note_fork) == 0; }();
+    thread_local random_pool pool;
+    if (!fork_handler || n > pool.bytes.size() / 4) {
+        fill_random_direct(out, n);
+        return;
+    }
+    const std::uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+    if (pool.generation != generation) {
+        pool.generation = generation;
+        pool.used = pool.bytes.size();
+    }
+    if (pool.bytes.size() - pool.used < n) {
+        fill_random_direct(pool.bytes.data(), pool.bytes.size());
+        pool.used = 0;
+    }
+    std::memcpy(out, pool.bytes.data() + pool.used, n);
+    // Handed out bytes are wiped from the pool.
+    std::memset(pool.bytes.data() + pool.used, 0, n);
+    pool.used += n;
 }
 
 void append_hex(std::string& out, unsigned char byte) {
@@ -72,9 +113,12 @@ std::string random_alphanumeric(std::size_t n) {
 }
 
 std::string sha256_hex(std::string_view data) {
+    // The implementation is fetched once: EVP_sha256() makes OpenSSL 3 look it up (under a
+    // lock) on every digest, which cost more than hashing an actor key.
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int length = 0;
-    if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    if (sha256 == nullptr || EVP_Digest(data.data(), data.size(), digest.data(), &length, sha256, nullptr) != 1) {
         throw std::runtime_error("rivetkit: SHA-256 failed");
     }
     std::string out;

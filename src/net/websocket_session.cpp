@@ -309,7 +309,11 @@ void websocket_session::drop_queue() noexcept {
 void websocket_session::start_writing() {
     if (writing_ || queue_.empty() || phase_ == phase::closed) return;
     writing_ = true;
-    asio::co_spawn(strand_, write_loop(shared_from_this()), asio::detached);
+    // The write starts on the strand's next turn, not inline: frames that other handlers
+    // already queued for this session (a broadcast's next events) go out in the same write.
+    asio::post(strand_, [self = shared_from_this()] {
+        asio::co_spawn(self->strand_, self->write_loop(self), asio::detached);
+    });
 }
 
 task<void> websocket_session::write_loop(std::shared_ptr<websocket_session> self) {

@@ -248,14 +248,20 @@ task<void> actor_instance::stop(stop_mode mode) {
     // The final save below is this instance's last write: work still running after it (an
     // action the stop did not wait for) must not overwrite what a later instance commits.
     persist_closed_ = true;
+    // Changes waiting behind the write in flight are committed by the final save (a destroyed
+    // actor's data goes anyway: its actions succeed as if their write had run).
+    std::unique_ptr<pending_write> waiting = std::move(follow_up_);
+    std::exception_ptr final_save_error;
     if (mode == stop_mode::sleep) {
         if (state_touched_) diff_state(true);
         try {
             co_await write_persisted();
         } catch (...) {
-            log_.error("final save failed", {{"error", describe_exception(std::current_exception())}});
+            final_save_error = std::current_exception();
+            log_.error("final save failed", {{"error", describe_exception(final_save_error)}});
         }
     }
+    if (waiting) settle_pending_write(*waiting, final_save_error);
     outbox_.clear();
     if (last_commit_ && !last_commit_->ready()) {
         try {
@@ -338,26 +344,25 @@ std::shared_ptr<oneshot<void>> actor_instance::commit_changes() {
     if (persist_dirty_) {
         persist_dirty_ = false;
         last_save_ms_ = clock_->now_ms();
+        if (write_running_) {
+            // Changes made while a write is in flight share the next one: it writes the state
+            // as it is when it starts, so one write commits all of them (per-actor group commit).
+            if (!follow_up_) {
+                follow_up_ = std::make_unique<pending_write>();
+                follow_up_->done = oneshot<void>::make();
+                follow_up_->delivered = oneshot<void>::make();
+                last_commit_ = follow_up_->done;
+            }
+            for (auto& o : outbox_) follow_up_->batch.push_back(std::move(o));
+            outbox_.clear();
+            return follow_up_->delivered;
+        }
         // `done` (the write is committed and its batch released) orders later batches;
         // `delivered` (the batch also reached its sockets) is what the caller waits for.
         auto done = oneshot<void>::make();
         auto delivered = oneshot<void>::make();
         last_commit_ = done;
-        asio::co_spawn(
-            strand_, driver_->kv_put(id_, persist_entries()),
-            [self = shared_from_this(), done, delivered, batch = std::exchange(outbox_, {})](std::exception_ptr e) mutable {
-                if (e) {
-                    self->log_.error("saving state failed", {{"error", describe_exception(e)}});
-                    // The change is not durable: events describing it are dropped and the
-                    // actions waiting on it fail.
-                    done->set_exception(e);
-                    delivered->set_exception(e);
-                    return;
-                }
-                // Drivers apply one actor's writes in call order, so batches leave in order.
-                self->release_outbox(std::move(batch), delivered);
-                done->set_value();
-            });
+        start_write(std::exchange(outbox_, {}), done, delivered);
         return delivered;
     }
     if (last_commit_ && !last_commit_->ready()) {
@@ -401,6 +406,41 @@ struct actor_instance::delivery_barrier {
     }
 };
 
+void actor_instance::settle_pending_write(pending_write& w, std::exception_ptr error) {
+    if (error) {
+        w.done->set_exception(error);
+        w.delivered->set_exception(error);
+        return;
+    }
+    release_outbox(std::move(w.batch), w.delivered);
+    w.done->set_value();
+}
+
+void actor_instance::start_write(std::vector<outgoing> batch, std::shared_ptr<oneshot<void>> done,
+                                 std::shared_ptr<oneshot<void>> delivered) {
+    write_running_ = true;
+    asio::co_spawn(
+        strand_, driver_->kv_put(id_, persist_entries()),
+        [self = shared_from_this(), done, delivered, batch = std::move(batch)](std::exception_ptr e) mutable {
+            self->write_running_ = false;
+            if (e) {
+                self->log_.error("saving state failed", {{"error", describe_exception(e)}});
+                // The change is not durable: events describing it are dropped and the
+                // actions waiting on it fail.
+                done->set_exception(e);
+                delivered->set_exception(e);
+            } else {
+                self->release_outbox(std::move(batch), delivered);
+                done->set_value();
+            }
+            // One write in flight per actor, so batches leave in commit order.
+            if (self->follow_up_ && !self->persist_closed_) {
+                auto next = std::move(self->follow_up_);
+                self->start_write(std::move(next->batch), next->done, next->delivered);
+            }
+        });
+}
+
 std::shared_ptr<oneshot<void>> actor_instance::release_now() {
     // The common case, nothing sent and every earlier batch delivered, allocates nothing.
     if (outbox_.empty() && last_delivery_.expired()) return ready_oneshot();
@@ -409,7 +449,7 @@ std::shared_ptr<oneshot<void>> actor_instance::release_now() {
     return delivered;
 }
 
-void actor_instance::release_outbox(std::deque<outgoing> batch, std::shared_ptr<oneshot<void>> delivered,
+void actor_instance::release_outbox(std::vector<outgoing> batch, std::shared_ptr<oneshot<void>> delivered,
                                     std::exception_ptr error) {
     auto barrier = std::make_shared<delivery_barrier>(std::move(delivered), std::move(error));
     if (auto previous = last_delivery_.lock()) previous->next = barrier;
@@ -753,7 +793,7 @@ task<void> actor_instance::on_alarm() {
     // All due events run, in timestamp order (the reference runs one per alarm cycle).
     while (!schedule_.empty() && schedule_.front().timestamp <= clock_->now_ms() && !stop_called_) {
         scheduled_event e = std::move(schedule_.front());
-        schedule_.pop_front();
+        schedule_.erase(schedule_.begin());
         persist_dirty_ = true;
         auto it = def_->actions.find(e.action);
         if (it == def_->actions.end()) {

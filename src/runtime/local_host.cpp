@@ -60,6 +60,9 @@ task<std::optional<actor_record>> local_host::get_for_id(std::string actor_id) {
     {
         std::lock_guard lock(mutex_);
         if (is_being_destroyed(actor_id)) co_return std::nullopt;
+        if (auto it = entries_.find(actor_id); it != entries_.end() && it->second.state == phase::running) {
+            co_return running_record(it->second);
+        }
     }
     co_return co_await store_->load_record(actor_id);
 }
@@ -91,6 +94,12 @@ task<actor_record> local_host::create_impl(create_request request, bool fail_if_
         std::shared_ptr<oneshot<void>> mine;
         {
             std::lock_guard lock(mutex_);
+            // A running actor exists: answer from memory, without a store lookup (every HTTP
+            // action with a get-or-create query resolves its actor this way).
+            if (auto it = entries_.find(id); it != entries_.end() && it->second.state == phase::running) {
+                if (fail_if_exists) throw errors::actor_duplicate_key(request.name, serialize_key(request.key));
+                co_return running_record(it->second);
+            }
             if (auto it = creating_.find(id); it != creating_.end()) {
                 busy = it->second;
             } else if (is_being_destroyed(id)) {
@@ -138,6 +147,17 @@ void newest_first_of(std::vector<actor_record>& records, const std::string& name
                      [](const actor_record& a, const actor_record& b) { return a.create_ts > b.create_ts; });
 }
 }  // namespace
+
+actor_record local_host::running_record(const entry& e) {
+    actor_record rec;
+    rec.actor_id = e.instance->actor_id();
+    rec.name = e.instance->name();
+    rec.key = e.instance->key();
+    rec.create_ts = e.create_ts;
+    rec.start_ts = rec.connectable_ts = e.start_ts;
+    rec.generation = e.generation;
+    return rec;
+}
 
 void local_host::finish_create(const std::string& id, const std::shared_ptr<oneshot<void>>& mine) {
     {
@@ -224,6 +244,9 @@ task<std::shared_ptr<actor_instance>> local_host::load_actor(std::string actor_i
                 entry& e = entries_[actor_id];
                 e.state = phase::running;
                 e.instance = inst;
+                e.create_ts = rec->create_ts;
+                e.start_ts = *rec->start_ts;
+                e.generation = rec->generation;
                 e.started.reset();
             }
             started->set_value(inst);

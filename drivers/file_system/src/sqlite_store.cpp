@@ -76,6 +76,14 @@ constexpr const char* sql_load_alarms = "SELECT actor_id, timestamp FROM alarms"
 /// At most this many operations share a transaction, which bounds one batch's latency.
 constexpr std::size_t max_batch = 1024;
 
+/// Runs a statement of the batch protocol (BEGIN, SAVEPOINT, RELEASE, COMMIT) from the
+/// connection's prepared-statement cache: exec() would compile it again every time, which cost
+/// more than the write it wraps.
+void run_prepared(connection& db, const char* sql) {
+    statement_scope s(db.prepare(sql));
+    s->run();
+}
+
 actor_record read_record(statement& s) {
     actor_record r;
     r.actor_id = s.text(0);
@@ -209,7 +217,7 @@ std::int64_t sqlite_store::open_registry_database() {
             try {
                 db_->exec(migrations[v]);
                 db_->exec(fmt::format("PRAGMA user_version = {}", v + 1).c_str());
-                db_->exec("COMMIT");
+                run_prepared(*db_, "COMMIT");
             } catch (...) {
                 if (sqlite3_get_autocommit(db_->handle()) == 0) {
                     sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -285,7 +293,7 @@ void sqlite_store::begin(bool writes) {
         sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);  // a failed commit's leftovers
     }
     // IMMEDIATE takes the write lock up front, so a batch never fails half-way on a busy lock.
-    db_->exec(writes ? "BEGIN IMMEDIATE" : "BEGIN");
+    run_prepared(*db_, writes ? "BEGIN IMMEDIATE" : "BEGIN");
 }
 
 std::exception_ptr sqlite_store::failure(const job& j, const std::string& reason) const {
@@ -329,9 +337,9 @@ void sqlite_store::run_batch(std::vector<std::unique_ptr<job>>& batch) {
         }
         txn t{*db_, {}};
         try {
-            if (j.writes()) db_->exec("SAVEPOINT op");
+            if (j.writes()) run_prepared(*db_, "SAVEPOINT op");
             j.execute(t);
-            if (j.writes()) db_->exec("RELEASE op");
+            if (j.writes()) run_prepared(*db_, "RELEASE op");
             j.remove_after_commit = std::move(t.remove_after_commit);
             applied.push_back(&j);
         } catch (...) {
@@ -357,7 +365,7 @@ void sqlite_store::run_batch(std::vector<std::unique_ptr<job>>& batch) {
     }
     if (open) {
         try {
-            db_->exec("COMMIT");
+            run_prepared(*db_, "COMMIT");
             if (std::any_of(applied.begin(), applied.end(), [](const job* a) { return a->writes(); })) {
                 ++transactions_;
             }

@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <map>
@@ -217,6 +216,12 @@ private:
         std::weak_ptr<detail::connection> target;
         std::shared_ptr<const detail::event_message> event;
     };
+    /// Changes committed while a write was in flight: the next write carries them together.
+    struct pending_write {
+        std::vector<outgoing> batch;
+        std::shared_ptr<detail::oneshot<void>> done;
+        std::shared_ptr<detail::oneshot<void>> delivered;
+    };
 
     task<void> load_or_create();
     bytes encode_persisted() const;
@@ -233,7 +238,10 @@ private:
     /// Hands `batch` to the transports in order. `delivered` completes, with `error` if there is
     /// one, once every event of the batch, and of every batch released before it, is handed to
     /// its socket.
-    void release_outbox(std::deque<outgoing> batch, std::shared_ptr<detail::oneshot<void>> delivered,
+    void start_write(std::vector<outgoing> batch, std::shared_ptr<detail::oneshot<void>> done,
+                     std::shared_ptr<detail::oneshot<void>> delivered);
+    void settle_pending_write(pending_write& w, std::exception_ptr error);
+    void release_outbox(std::vector<outgoing> batch, std::shared_ptr<detail::oneshot<void>> delivered,
                         std::exception_ptr error = nullptr);
     /// Releases the outbox now; what commit_changes returns when nothing is written.
     std::shared_ptr<detail::oneshot<void>> release_now();
@@ -269,7 +277,7 @@ private:
     // persisted
     value input_;
     bool has_initialized_ = false;
-    std::deque<scheduled_event> schedule_;
+    std::vector<scheduled_event> schedule_;  // by timestamp (a deque would allocate while empty)
 
     // change tracking
     bytes state_snapshot_;      // CBOR of the state as last seen
@@ -279,8 +287,10 @@ private:
     bool in_state_change_hook_ = false;
 
     // output gate
-    std::deque<outgoing> outbox_;
+    std::vector<outgoing> outbox_;
     std::shared_ptr<detail::oneshot<void>> last_commit_;  // the newest write in flight
+    std::unique_ptr<pending_write> follow_up_;
+    bool write_running_ = false;
     std::weak_ptr<delivery_barrier> last_delivery_;       // the newest batch still reaching its sockets
     std::shared_ptr<timer> save_timer_;
     std::int64_t last_save_ms_ = 0;

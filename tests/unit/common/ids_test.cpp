@@ -3,6 +3,9 @@
 #include <set>
 #include <string>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "rivetkit/ids.hpp"
 
 using rivetkit::file_system_actor_id;
@@ -27,6 +30,36 @@ TEST_CASE("random_uuid is a lowercase RFC 4122 version 4 uuid", "[ids]") {
         seen.insert(id);
     }
     CHECK(seen.size() == 10000);
+}
+
+TEST_CASE("random ids: a forked child never repeats its parent's", "[ids]") {
+    // Ids come from a per-thread pool of random bytes; the pool must not be shared with a child.
+    (void)rivetkit::random_uuid();  // the pool is filled now
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        const std::string id = rivetkit::random_uuid();
+        const auto written = ::write(fds[1], id.data(), id.size());
+        ::_exit(written == static_cast<ssize_t>(id.size()) ? 0 : 1);
+    }
+    ::close(fds[1]);
+    const std::string mine = rivetkit::random_uuid();
+    std::string theirs(36, '\0');
+    std::size_t got = 0;
+    while (got < theirs.size()) {
+        const auto n = ::read(fds[0], theirs.data() + got, theirs.size() - got);
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    ::close(fds[0]);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    REQUIRE(got == theirs.size());
+    CHECK(theirs != mine);
 }
 
 TEST_CASE("random_alphanumeric", "[ids]") {

@@ -156,21 +156,34 @@ TEST_CASE("output gate: replies that reflect no change are not held", "[runtime]
     CHECK(f.store->held_puts() == 0);
 }
 
-TEST_CASE("output gate: successive changes are released in order", "[runtime]") {
+TEST_CASE("output gate: successive changes are released in order, those made during a write share the next",
+          "[runtime]") {
     fixture f(rivetkit::durability::durable);
+    const auto puts_before = f.store->puts_started();
     f.store->hold();
     auto first = start(f.t, f.h.async_call<"set">(1));
-    auto second = start(f.t, f.watcher.async_call<"set">(2));
     f.t.settle();
-    CHECK(f.store->held_puts() == 2);
+    CHECK(f.store->held_puts() == 1);
+    // Made while the first write is in flight: they wait for it, then go out in one write.
+    auto second = start(f.t, f.watcher.async_call<"set">(2));
+    auto third = start(f.t, f.watcher.async_call<"set">(3));  // one connection: in order
+    f.t.settle();
+    CHECK(f.store->held_puts() == 1);
+    CHECK(f.store->puts_started() == puts_before + 1);
     CHECK_FALSE(first.done());
     CHECK_FALSE(second.done());
+    CHECK_FALSE(third.done());
     f.store->release();
     f.t.settle();
     REQUIRE(first.done());
     REQUIRE(second.done());
-    CHECK(f.seen == std::vector<std::int64_t>{1, 2});
-    CHECK(f.store->committed_state(f.id)["value"] == rivetkit::value(2));
+    REQUIRE(third.done());
+    CHECK(first.get() == 1);
+    CHECK(second.get() == 2);
+    CHECK(third.get() == 3);
+    CHECK(f.seen == std::vector<std::int64_t>{1, 2, 3});
+    CHECK(f.store->puts_started() == puts_before + 2);
+    CHECK(f.store->committed_state(f.id)["value"] == rivetkit::value(3));
 }
 
 TEST_CASE("output gate: relaxed mode replies at once and saves later", "[runtime]") {
@@ -255,4 +268,30 @@ TEST_CASE("output gate: an action still running when its actor stopped cannot co
     t.advance(60s);
     CHECK(store->committed_state(id)["value"] == rivetkit::value(5));
     CHECK(h.call<"get">() == 5);
+}
+
+TEST_CASE("output gate: changes waiting behind a write when the actor sleeps are committed by its final save",
+          "[runtime]") {
+    auto store = std::make_shared<test_store>();
+    rivetkit::testing::test_registry t({{"late", late}}, options_on(store, rivetkit::durability::durable));
+    auto h = t.client().get_or_create(late, "late", {"s"});
+    auto id = h.resolve();
+    store->hold();
+    auto first = start(t, h.async_call<"set">(1));
+    t.settle();
+    REQUIRE(store->held_puts() == 1);
+    auto second = start(t, h.async_call<"set">(2));  // waits for the write in flight
+    t.settle();
+    CHECK_FALSE(second.done());
+    auto sleeping = start(t, h.async_call<"sleep">());
+    t.settle();
+    store->release();
+    t.settle();
+    REQUIRE(t.awake_count() == 0);
+    REQUIRE(first.done());
+    REQUIRE(second.done());
+    CHECK(first.get() == 1);
+    CHECK(second.get() == 2);
+    CHECK(store->committed_state(id)["value"] == rivetkit::value(2));
+    CHECK(h.call<"get">() == 2);  // a new instance reads it back
 }
