@@ -290,6 +290,7 @@ TEST_CASE("output gate: changes waiting behind a write when the actor sleeps are
     REQUIRE(t.awake_count() == 0);
     REQUIRE(first.done());
     REQUIRE(second.done());
+    REQUIRE(sleeping.done());
     CHECK(first.get() == 1);
     CHECK(second.get() == 2);
     CHECK(store->committed_state(id)["value"] == rivetkit::value(2));
