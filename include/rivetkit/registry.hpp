@@ -83,7 +83,13 @@ public:
     /// Starts the io threads; returns at once.
     void start();
     /// Stops all actors (as for sleep: state saved, connections closed) and the io threads.
+    /// With the engine driver the runner drains first: the engine stops its actors.
     void stop();
+    /// Runs the registry as a runner of a Rivet Engine: starts the io threads, which connect to
+    /// the engine and run the actors it assigns; returns at once. Opens no HTTP server. Needs
+    /// the engine driver (`registry_config::driver = rivetkit::drivers::engine()`, from
+    /// rivetkit/drivers/engine.hpp); throws std::logic_error with any other driver.
+    void start_runner();
     /// Starts the registry if needed and serves it over HTTP/WebSocket (manager API, gateway,
     /// actors) on the io threads; returns the port it listens on. Throws std::system_error
     /// when the address cannot be bound. The server closes when the registry stops.

@@ -357,6 +357,39 @@ task<std::string> router::resolve(actor_target target) {
     co_return rec->actor_id;
 }
 
+task<http_response> router::respond_actor(std::string actor_id, http_request request) {
+    const protocol::encoding enc = reply_encoding(request);
+    const std::string full_path = request.path;
+    try {
+        actor_target target;
+        target.actor_id = std::move(actor_id);
+        std::string path = request.path;
+        co_return co_await route_actor(std::move(target), std::move(path), std::move(request));
+    } catch (...) {
+        co_return error_response(std::current_exception(), enc, full_path, core_->log());
+    }
+}
+
+net::upgrade_reply router::upgrade_actor(std::string actor_id, http_request request) {
+    net::upgrade_reply reply;
+    auto offered = net::offered_protocols(request);
+    const bool offers_rivet = std::find(offered.begin(), offered.end(), "rivet") != offered.end();
+    try {
+        socket_request sr;
+        sr.protocols = std::move(offered);
+        sr.target.actor_id = std::move(actor_id);
+        sr.path = request.path;
+        sr.request = std::move(request);
+        reply = open_socket(shared_from_this(), std::move(sr));
+    } catch (...) {
+        auto shown = to_client_error(std::current_exception());
+        reply = net::upgrade_reply{};
+        reply.reject = error_response(shown, protocol::encoding::json);
+    }
+    if (!reply.reject && offers_rivet) reply.protocol = "rivet";
+    return reply;
+}
+
 task<http_response> router::route_actor(actor_target target, std::string path, http_request request) {
     std::string_view p = trim_slash(path);
     if (p == "/request" || p.starts_with("/request/")) {

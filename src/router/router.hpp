@@ -44,6 +44,15 @@ public:
     /// The actor id a target names, creating the actor for a getOrCreate query.
     task<std::string> resolve(actor_target target);
 
+    /// A request for one actor whose path is already below the actor ("/action/x",
+    /// "/request/...", "/", "/health"; the query in `request.query`): what the engine gateway
+    /// tunnels to a runner. No CORS headers (the gateway adds them); errors answered as for a
+    /// gateway request.
+    task<http_response> respond_actor(std::string actor_id, http_request request);
+    /// The same for a WebSocket upgrade ("/connect", "/websocket/..."); the offered
+    /// subprotocols come from the request's Sec-WebSocket-Protocol header.
+    net::upgrade_reply upgrade_actor(std::string actor_id, http_request request);
+
 private:
     task<http_response> route(http_request request);
     task<http_response> route_actor(actor_target target, std::string path, http_request request);

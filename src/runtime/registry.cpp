@@ -225,6 +225,15 @@ registry& registry::operator=(registry&&) noexcept = default;
 
 void registry::start() { core_->start(); }
 void registry::stop() { core_->stop(); }
+
+void registry::start_runner() {
+    if (core_->driver_name() != "engine") {
+        throw std::logic_error("rivetkit: start_runner() needs the engine driver (registry_config::driver = "
+                               "rivetkit::drivers::engine()); this registry uses '" +
+                               core_->driver_name() + "'");
+    }
+    core_->start();
+}
 rivetkit::client registry::client() { return *core_->shared_client(); }
 
 }  // namespace rivetkit

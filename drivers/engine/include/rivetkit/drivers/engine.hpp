@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "rivetkit/driver.hpp"
+
 namespace rivetkit::drivers {
 
 /// How the runner's process is started by the engine (`RIVET_RUNNER_KIND`).
@@ -60,5 +62,17 @@ struct engine_options {
     /// The same, reading variables through `lookup` (tests).
     [[nodiscard]] static engine_options from_env(const env_lookup& lookup);
 };
+
+/// The engine driver: the registry runs the actors a Rivet Engine assigns to it, as one runner
+/// (runner protocol v5). Use it with registry::start_runner():
+///
+///   auto reg = rivetkit::setup({{"counter", counter}},
+///                              {.driver = rivetkit::drivers::engine()});  // RIVET_* variables
+///   reg.start_runner();
+///
+/// Actors are created through the engine (its REST API, or rivetkit::create_client pointed at
+/// the engine), which starts them here; their state lives in the engine's KV. See
+/// docs/engine.md.
+[[nodiscard]] driver_factory engine(engine_options options = engine_options::from_env());
 
 }  // namespace rivetkit::drivers

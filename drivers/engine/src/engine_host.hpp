@@ -1,0 +1,168 @@
+#pragma once
+// The engine driver's host: runs the actors a Rivet Engine assigns to this runner
+// (engine-protocol.md §3–§5) on top of one runner_connection.
+//
+// * CommandStartActor: the actor's persisted record is read from the engine's KV (written first,
+//   from the CBOR input, for a new actor), the instance starts, then `Running` is reported. A
+//   start that fails reports `Stopped{Error}` with the reason: the engine then applies the
+//   actor's crash policy instead of treating the exit as graceful (which would destroy it).
+// * CommandStopActor: the instance stops as for sleep (state saved; the engine cannot tell a
+//   sleep from an API destroy here, as in RivetKit), then `Stopped{Ok}`.
+// * c.sleep() / c.destroy(): `Intent Sleep` / `Intent Stop`, the instance stops at once (sleep /
+//   destroy: on_destroy runs), then `Stopped{Ok}`. The engine keeps a sleeping actor's KV and
+//   deletes a destroyed one's.
+// * Alarms: `SetAlarm` to the engine (it wakes a sleeping actor when due; the start runs due
+//   events) plus a local timer while the actor runs.
+// * KV: kv_get/put/delete/list become KV requests, split to the engine's limits (128 keys per
+//   request, put payloads ≤ 976 KiB); a key over 2046 bytes or a value over 128 KiB fails with
+//   engine/kv_key_too_large / engine/kv_value_too_large before anything is sent.
+// * Tunnel: HTTP requests and WebSockets from the engine's gateway go to the registry's actor
+//   routing (actions, /request/*, /connect, /websocket/*). A request for an actor this runner
+//   does not run answers 503 with `x-rivet-error: runner.actor_not_found` (the gateway retries);
+//   a WebSocket to one closes with 1011 "Actor not found".
+// * Lost / evicted / a new runner id: every local actor is stopped without reporting (the engine
+//   has already given them up).
+// * shutdown(): `ToServerStopping`, the engine stops every actor (as going away: they sleep and
+//   start elsewhere), then the socket closes; actors still running after the drain timeout are
+//   stopped here.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "rivetkit/detail/instance.hpp"
+#include "rivetkit/detail/oneshot.hpp"
+#include "rivetkit/driver.hpp"
+#include "rivetkit/handler.hpp"
+#include "runner_connection.hpp"
+
+namespace rivetkit::detail {
+class router;
+}
+
+namespace rivetkit::engine {
+
+class tunnel_websocket;
+
+struct host_options {
+    /// How long shutdown() waits for the engine to stop this runner's actors.
+    std::chrono::milliseconds drain_timeout{120'000};
+    /// Limits of tunnelled requests (as the registry's own server).
+    handler_options routing;
+};
+
+class engine_host final : public manager_driver,
+                          public actor_driver,
+                          public std::enable_shared_from_this<engine_host> {
+public:
+    engine_host(const driver_env& env, runner_connection_options connection, host_options options = {});
+    ~engine_host() override;
+
+    // manager_driver. Lookups answer for the actors this runner runs; creating, listing and
+    // destroying actors are the engine's (its REST API, or rivetkit::create_client against it).
+    task<std::optional<actor_record>> get_for_id(std::string actor_id) override;
+    task<std::optional<actor_record>> get_with_key(std::string name, actor_key key) override;
+    task<actor_record> get_or_create_with_key(create_request request) override;
+    task<actor_record> create_actor(create_request request) override;
+    task<std::vector<actor_record>> list_actors(std::string name) override;
+    task<void> destroy_actor(std::string actor_id) override;
+    /// The instance when this runner runs the actor (waiting for a start under way); otherwise
+    /// actor/not_found (the engine decides where actors run).
+    task<std::shared_ptr<actor_instance>> load_actor(std::string actor_id) override;
+    /// Connects to the engine.
+    task<void> start() override;
+    task<void> shutdown() override;
+    [[nodiscard]] std::string display_name() const override { return "Engine"; }
+
+    // actor_driver
+    task<std::vector<std::optional<bytes>>> kv_get(std::string actor_id, std::vector<bytes> keys) override;
+    task<void> kv_put(std::string actor_id, std::vector<kv_entry> entries) override;
+    task<void> kv_delete(std::string actor_id, std::vector<bytes> keys) override;
+    task<std::vector<kv_entry>> kv_list_prefix(std::string actor_id, bytes prefix) override;
+    task<void> set_alarm(std::string actor_id, std::optional<std::int64_t> timestamp_ms) override;
+    [[nodiscard]] bool supports_sleep() const noexcept override { return true; }
+    void start_sleep(const std::string& actor_id) override;
+    void start_destroy(const std::string& actor_id) override;
+
+    /// Actors running here now.
+    [[nodiscard]] std::size_t running_count() const;
+    /// The connection (nullptr before start()).
+    [[nodiscard]] std::shared_ptr<runner_connection> connection() const;
+
+private:
+    class handler;
+    friend class handler;
+    friend class tunnel_websocket;
+
+    enum class phase { starting, running, stopping };
+    struct entry {
+        std::uint32_t generation = 0;
+        phase state = phase::starting;
+        std::shared_ptr<actor_instance> instance;
+        std::int64_t create_ts = 0;
+        std::int64_t start_ts = 0;
+        /// A stop (command or intent) arrived while starting: stop once started.
+        std::optional<stop_mode> stop_after_start;
+        std::shared_ptr<detail::oneshot<std::shared_ptr<actor_instance>>> started;
+        std::shared_ptr<detail::oneshot<void>> stopped;
+        std::shared_ptr<rivetkit::timer> alarm;
+    };
+    /// How a stop reports to the engine.
+    enum class stop_report { stopped, none };
+
+    // Connection callbacks (on the connection's strand).
+    void on_command(const runner_protocol::command_wrapper& command);
+    void on_tunnel_message(const runner_protocol::to_client_tunnel_message& message);
+    void on_runner_gone(const char* why);
+
+    task<void> start_flow(std::string actor_id, std::uint32_t generation, runner_protocol::actor_config config);
+    task<void> stop_flow(std::string actor_id, std::uint32_t generation, stop_mode mode, stop_report report);
+    /// Begins stopping a running actor (nothing when it is not running in `generation`).
+    void begin_stop(const std::string& actor_id, std::uint32_t generation, stop_mode mode, stop_report report);
+    void send_event(const std::string& actor_id, std::uint32_t generation, runner_protocol::event ev);
+    /// With mutex_ held: a timer running the actor's on_alarm at `timestamp_ms` while it runs.
+    std::shared_ptr<rivetkit::timer> arm_alarm(const std::string& actor_id, std::uint32_t generation,
+                                               std::int64_t timestamp_ms);
+    task<void> alarm_flow(std::string actor_id, std::uint32_t generation);
+    /// The running instance, waiting for a start under way; nullptr when the actor is not
+    /// (or no longer) running here.
+    task<std::shared_ptr<actor_instance>> find_running(std::string actor_id);
+
+    task<void> serve_http(runner_protocol::message_id id, std::string actor_id, http_request request);
+    task<void> open_websocket(std::shared_ptr<tunnel_websocket> socket, std::string actor_id, http_request request);
+    void send_tunnel(runner_protocol::to_server_tunnel_message message);
+    void forget_socket(std::uint64_t request_key);
+
+    [[nodiscard]] std::shared_ptr<runner_connection> conn() const;
+    [[nodiscard]] static actor_record record_of(const entry& e);
+
+    driver_env env_;
+    runner_connection_options connection_options_;
+    host_options options_;
+    std::shared_ptr<detail::router> router_;
+    logger log_{"engine"};
+
+    mutable std::mutex mutex_;
+    std::shared_ptr<runner_connection> conn_;
+    std::unordered_map<std::string, entry> entries_;
+    struct pending_http {
+        std::string actor_id;
+        http_request request;
+    };
+    std::unordered_map<std::uint64_t, pending_http> streaming_requests_;  // stream:true, body arriving
+    std::unordered_map<std::uint64_t, bool> http_in_flight_;             // value: aborted
+    std::unordered_map<std::uint64_t, std::shared_ptr<tunnel_websocket>> sockets_;
+    bool shutting_down_ = false;
+    std::shared_ptr<detail::oneshot<void>> all_stopped_;  // set while shutting down
+};
+
+/// The engine driver's factory from runner connection settings (tests use this to shorten the
+/// connection's timings); drivers::engine() is this with connection_options_from(options).
+[[nodiscard]] driver_factory make_engine_driver(runner_connection_options connection, host_options options = {});
+
+}  // namespace rivetkit::engine
