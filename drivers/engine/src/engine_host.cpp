@@ -282,6 +282,17 @@ std::shared_ptr<runner_connection> engine_host::conn() const {
 
 std::shared_ptr<runner_connection> engine_host::connection() const { return conn(); }
 
+task<void> engine_host::idle() {
+    std::shared_ptr<oneshot<void>> waiter;
+    {
+        std::lock_guard lock(mutex_);
+        if (entries_.empty()) co_return;
+        waiter = oneshot<void>::make();
+        idle_waiters_.push_back(waiter);
+    }
+    co_await waiter->wait();
+}
+
 std::size_t engine_host::running_count() const {
     std::lock_guard lock(mutex_);
     return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(),
@@ -437,11 +448,17 @@ task<void> engine_host::start_flow(std::string actor_id, std::uint32_t generatio
         auto err = std::current_exception();
         const std::string why = describe_exception(err);
         log_.error("actor failed to start", {{"actorId", actor_id}, {"error", why}});
+        std::vector<std::shared_ptr<oneshot<void>>> idle;
         {
             std::lock_guard lock(mutex_);
             auto it = entries_.find(actor_id);
             if (it != entries_.end() && it->second.generation == generation) entries_.erase(it);
+            if (entries_.empty()) {
+                idle.swap(idle_waiters_);
+                if (shutting_down_ && all_stopped_ && !all_stopped_->ready()) idle.push_back(all_stopped_);
+            }
         }
+        for (auto& w : idle) w->set_value();
         rp::actor_state_stopped stopped;
         stopped.code = rp::stop_code::error;
         stopped.message = why;
@@ -481,12 +498,15 @@ task<void> engine_host::stop_flow(std::string actor_id, std::uint32_t generation
         inst->log().error("stopping actor failed", {{"error", describe_exception(std::current_exception())}});
     }
     std::shared_ptr<oneshot<void>> drained;
+    std::vector<std::shared_ptr<oneshot<void>>> idle;
     {
         std::lock_guard lock(mutex_);
         auto it = entries_.find(actor_id);
         if (it != entries_.end() && it->second.generation == generation) entries_.erase(it);
         if (shutting_down_ && entries_.empty()) drained = all_stopped_;
+        if (entries_.empty()) idle.swap(idle_waiters_);
     }
+    for (auto& w : idle) w->set_value();
     if (report == stop_report::stopped) {
         rp::event_actor_state_update update{rp::actor_state_stopped{rp::stop_code::ok, std::nullopt}};
         send_event(actor_id, generation, update);

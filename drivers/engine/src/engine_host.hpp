@@ -91,6 +91,8 @@ public:
 
     /// Actors running here now.
     [[nodiscard]] std::size_t running_count() const;
+    /// Completes once no actor is starting, running or stopping here.
+    task<void> idle();
     /// The connection (nullptr before start()).
     [[nodiscard]] std::shared_ptr<runner_connection> connection() const;
 
@@ -159,6 +161,7 @@ private:
     std::unordered_map<std::uint64_t, std::shared_ptr<tunnel_websocket>> sockets_;
     bool shutting_down_ = false;
     std::shared_ptr<detail::oneshot<void>> all_stopped_;  // set while shutting down
+    std::vector<std::shared_ptr<detail::oneshot<void>>> idle_waiters_;
 };
 
 /// The engine driver's factory from runner connection settings (tests use this to shorten the

@@ -292,3 +292,41 @@ TEST_CASE("engine driver: stopping the registry drains the runner; actors sleep,
     auto client = f.client();
     CHECK(client.get_for_id("counter", id).call("getCount") == value(4));
 }
+
+TEST_CASE("engine driver: a second runner with the same key takes over; the first stops its actors", "[engine][host]") {
+    ENGINE_TEST_REQUIRE_FAKE();
+    runner_fixture f;
+    const auto id = f.create_running("first");
+    auto& first_host = dynamic_cast<rivetkit::engine::engine_host&>(f.reg->core().manager());
+    REQUIRE(first_host.running_count() == 1);
+    auto first_conn = first_host.connection();
+
+    // Another registry (as another process would) connects with the same runner key.
+    rivetkit::engine::runner_connection_options o;
+    o.endpoint = f.fake.endpoint();
+    o.runner_key = "test-runner";
+    rivetkit::registry_config config;
+    config.driver = rivetkit::engine::make_engine_driver(o);
+    config.threads = 1;
+    auto second = rivetkit::setup({{"counter", counter}}, std::move(config));
+    second.start_runner();
+
+    // The first is evicted for good (no reconnect) and stops what it ran.
+    f.io.run(first_conn->wait_closed(), 15s);
+    const std::string runner_id = f.runner["runnerId"];
+    auto r = f.fake.call("POST", "/__fake/wait/runner", {{"runnerId", runner_id}, {"connected", true}, {"timeoutMs", 10000}})["runner"];
+    CHECK(r["inits"] == 2);  // the same runner id, now the second registry's
+    auto& second_host = dynamic_cast<rivetkit::engine::engine_host&>(second.core().manager());
+    REQUIRE(second_host.connection());
+    CHECK(second_host.connection()->runner_id() == runner_id);
+    f.io.run(first_host.idle(), 15s);
+    CHECK(first_host.running_count() == 0);
+
+    // New actors run on the second registry.
+    const auto next = f.create_running("second");
+    auto client = f.client();
+    CHECK(client.get_for_id("counter", next).call("increment", 2) == value(2));
+    CHECK(second_host.running_count() == 1);
+    (void)id;
+    second.stop();
+}
