@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The engine_runner example end to end against the fake Rivet Engine (tests/engine/fake_engine):
+# the runner hosts `counter` actors, client_cli reaches them through the engine (REST PUT /actors,
+# then the gateway), SIGTERM drains the runner (the actor sleeps, its state stays in the engine's
+# KV), and a second runner process picks the actor up with its state.
+#   self_test.sh <engine_runner> <client_cli> <fake engine directory>
+set -euo pipefail
+runner_bin="$1"
+cli="$2"
+fake_dir="$3"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "engine_runner self-test: $*" >&2
+  for f in "$work"/*.log; do echo "--- $f" >&2; cat "$f" >&2; done
+  exit 1
+}
+
+bash "$(dirname "$0")/../../scripts/npm-install.sh" "$fake_dir" 1>&2
+
+# Waits (≤ 30 s) for a line matching $2 in the output stream $1 (a FIFO read on fd $3).
+mkfifo "$work/fake.out"
+PORT=0 node "$fake_dir/fake_engine.mjs" >"$work/fake.out" 2>"$work/fake.log" &
+pids+=($!)
+exec 3<"$work/fake.out"
+port=""
+while IFS= read -r -t 30 line <&3; do
+  if [[ "$line" =~ listening\ on\ ([0-9]+) ]]; then
+    port="${BASH_REMATCH[1]}"
+    break
+  fi
+done
+[[ -n "$port" ]] || fail "the fake engine did not start"
+engine="http://127.0.0.1:$port"
+
+start_runner() {  # start_runner <name>: starts engine_runner, waits for its "runner started"
+  mkfifo "$work/$1.out"
+  RIVET_ENGINE="$engine" RIVET_RUNNER_KEY="$1" "$runner_bin" >"$work/$1.out" 2>"$work/$1.log" &
+  runner=$!
+  pids+=("$runner")
+  exec 4<"$work/$1.out"
+  IFS= read -r -t 30 line <&4 || fail "$1 did not start"
+  [[ "$line" == "runner started" ]] || fail "$1 printed '$line'"
+  # The runner is connected once the engine lists it.
+  curl -sf -X POST "$engine/__fake/wait/runner" -H 'content-type: application/json' \
+    -d "{\"key\":\"$1\",\"connected\":true,\"timeoutMs\":10000}" >/dev/null || fail "$1 did not connect"
+}
+
+expect() {  # expect <wanted output> <command...>
+  local want="$1"
+  shift
+  local got
+  got=$("$@") || fail "exit status $? from: $*"
+  [[ "$got" == "$want" ]] || fail "$*: expected '$want', got '$got'"
+  echo "ok: $* -> $got"
+}
+
+start_runner first
+expect 5 "$cli" --endpoint "$engine" call counter k increment 5
+expect 7 "$cli" --endpoint "$engine" call counter k increment 2
+
+# SIGTERM: the runner drains (the engine stops the actor: it sleeps) and exits 0.
+kill -TERM "$runner"
+wait "$runner" || fail "the runner exited with status $?"
+IFS= read -r -t 30 line <&4 || fail "no output after SIGTERM"
+[[ "$line" == "runner stopped" ]] || fail "after SIGTERM the runner printed '$line'"
+state=$(curl -sf "$engine/__fake/actors?name=counter")
+[[ "$state" == *'"state":"sleeping"'* ]] || fail "the actor is not asleep after the drain: $state"
+echo "ok: drained, the actor sleeps"
+
+# Another runner process wakes it with the state kept in the engine.
+start_runner second
+expect 7 "$cli" --endpoint "$engine" call counter k getCount
+echo "engine_runner self-test passed"
