@@ -182,7 +182,7 @@ TEST_CASE("engine driver: actions, events, raw requests and WebSockets through t
     conn.dispose();
 }
 
-TEST_CASE("engine driver: sleep keeps the state in the engine's KV; traffic wakes the actor", "[engine][host]") {
+TEST_CASE("engine driver: sleep keeps the state in the engine KV and traffic wakes the actor", "[engine][host]") {
     ENGINE_TEST_REQUIRE_FAKE();
     runner_fixture f;
     const auto id = f.create_running("sleepy");
@@ -272,7 +272,7 @@ TEST_CASE("engine driver: c.destroy() makes the engine destroy the actor and its
     CHECK(f.fake.call("GET", "/__fake/actors/" + id + "/kv")["entries"].empty());
 }
 
-TEST_CASE("engine driver: stopping the registry drains the runner; actors sleep, state kept", "[engine][host]") {
+TEST_CASE("engine driver: stopping the registry drains the runner, actors sleep with their state kept", "[engine][host]") {
     ENGINE_TEST_REQUIRE_FAKE();
     runner_fixture f;
     const auto id = f.create_running("drain");
@@ -293,7 +293,7 @@ TEST_CASE("engine driver: stopping the registry drains the runner; actors sleep,
     CHECK(client.get_for_id("counter", id).call("getCount") == value(4));
 }
 
-TEST_CASE("engine driver: a second runner with the same key takes over; the first stops its actors", "[engine][host]") {
+TEST_CASE("engine driver: a second runner with the same key takes over and the first stops its actors", "[engine][host]") {
     ENGINE_TEST_REQUIRE_FAKE();
     runner_fixture f;
     const auto id = f.create_running("first");
