@@ -148,10 +148,13 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
-/// The error an HTTP error response stands for: the structured HttpResponseError body (JSON
-/// when the Content-Type says so, otherwise in `enc`), or client/http_error with the status and
-/// the start of the body.
-rivetkit::error error_from_response(const http_response& r, protocol::encoding enc, std::string_view what) {
+/// Throws the error an HTTP error response stands for: the structured HttpResponseError body
+/// (JSON when the Content-Type says so, otherwise in `enc`), or client/http_error with the status
+/// and the start of the body. A structured 4xx (but 408 and 429) is thrown as definitive_error
+/// (thrown, not returned: a returned error would be sliced to rivetkit::error). A non-empty
+/// `hint` is appended to a structured error's message in parentheses.
+[[noreturn]] void throw_response_error(const http_response& r, protocol::encoding enc, std::string_view what,
+                                       std::string_view hint = {}) {
     const std::string* ct = r.header("content-type");
     const bool is_json = ct != nullptr && ct->find("application/json") != std::string::npos;
     std::optional<client_error> parsed;
@@ -166,15 +169,17 @@ rivetkit::error error_from_response(const http_response& r, protocol::encoding e
         }
     }
     if (parsed && !parsed->group.empty() && !parsed->code.empty()) {
+        std::string message = std::move(parsed->message);
+        if (!hint.empty()) message += fmt::format("{}({})", message.empty() ? "" : " ", hint);
         const bool definitive = r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429;
-        if (definitive) return definitive_error(parsed->group, parsed->code, parsed->message, parsed->metadata, true);
-        return rivetkit::error(parsed->group, parsed->code, parsed->message, parsed->metadata, true);
+        if (definitive) throw definitive_error(parsed->group, parsed->code, std::move(message), parsed->metadata, true);
+        throw rivetkit::error(parsed->group, parsed->code, std::move(message), parsed->metadata, true);
     }
     object meta;
     meta.insert_or_assign("status", std::int64_t{r.status});
-    return rivetkit::error("client", "http_error",
-                           fmt::format("{} answered HTTP {}: {}", what, r.status, truncate(r.body)), value(std::move(meta)),
-                           true);
+    throw rivetkit::error("client", "http_error",
+                          fmt::format("{} answered HTTP {}: {}", what, r.status, truncate(r.body)), value(std::move(meta)),
+                          true);
 }
 
 /// JSON.stringify(params) with every non-ASCII character escaped, so the bytes read the same as
@@ -290,6 +295,16 @@ public:
         co_return co_await std::move(req);
     }
 
+    /// Throws the error of a manager API answer; a refused token (401, 403) says so.
+    [[noreturn]] void throw_manager_error(const http_response& r, std::string_view what) const {
+        std::string hint;
+        if (r.status == 401 || r.status == 403) {
+            hint = fmt::format("HTTP {} from {}: {}; set client_options::token or RIVET_TOKEN", r.status, what,
+                               opts_.token.empty() ? "no token was sent" : "the token was refused");
+        }
+        throw_response_error(r, protocol::encoding::json, what, hint);
+    }
+
     /// The actor id of `q` (client-protocol.md §2.3).
     task<std::string> resolve(actor_query q) {
         auto meta = ensure_metadata();
@@ -327,7 +342,7 @@ public:
                 const char* what = create ? "POST /actors" : "PUT /actors";
                 auto req = manager_request(create ? "POST" : "PUT", "/actors", {}, body.dump());
                 auto r = co_await std::move(req);
-                if (r.status < 200 || r.status >= 300) throw error_from_response(r, protocol::encoding::json, what);
+                if (r.status < 200 || r.status >= 300) throw_manager_error(r, what);
                 const auto j = parse_json_body(r, what);
                 const auto* actor = member(j, "actor");
                 if (actor == nullptr) client_fail("malformed_response", fmt::format("{} answered without an actor", what));
@@ -356,7 +371,7 @@ public:
     task<nlohmann::json> list_actors(std::string query) {
         auto req = manager_request("GET", "/actors", std::move(query), {});
         auto r = co_await std::move(req);
-        if (r.status < 200 || r.status >= 300) throw error_from_response(r, protocol::encoding::json, "GET /actors");
+        if (r.status < 200 || r.status >= 300) throw_manager_error(r, "GET /actors");
         const auto j = parse_json_body(r, "GET /actors");
         const auto* actors = member(j, "actors");
         if (actors == nullptr || !actors->is_array()) {
@@ -394,7 +409,7 @@ public:
         const std::string path = gateway_path(id, "/action/" + net::percent_encode_component(name));
         auto req = http_.request(ep, "POST", ep.target(path), std::move(headers), std::move(body), opts_.request_timeout);
         auto r = co_await std::move(req);
-        if (r.status < 200 || r.status >= 300) throw error_from_response(r, enc_, "action " + name);
+        if (r.status < 200 || r.status >= 300) throw_response_error(r, enc_, "action " + name);
         try {
             co_return protocol::decode_http_action_response(enc_, r.body);
         } catch (const std::exception& e) {
@@ -438,7 +453,7 @@ public:
         auto res = co_await std::move(opening);
         if (res.socket) co_return res.socket;
         if (!res.problem.empty()) client_fail("malformed_response", "invalid WebSocket handshake answer: " + res.problem);
-        throw error_from_response(res.response, error_enc, "the WebSocket upgrade");
+        throw_response_error(res.response, error_enc, "the WebSocket upgrade");
     }
 
     /// Subprotocols of a gateway WebSocket (client-protocol.md §5.1).
@@ -476,7 +491,7 @@ private:
     task<void> lookup_metadata() {
         auto req = manager_request("GET", "/metadata", {}, {});
         auto r = co_await std::move(req);
-        if (r.status < 200 || r.status >= 300) throw error_from_response(r, protocol::encoding::json, "GET /metadata");
+        if (r.status < 200 || r.status >= 300) throw_manager_error(r, "GET /metadata");
         const auto j = parse_json_body(r, "GET /metadata");
         const auto* ce = member(j, "clientEndpoint");
         if (ce != nullptr && ce->is_string() && !ce->get<std::string>().empty()) {
