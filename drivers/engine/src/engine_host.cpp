@@ -497,6 +497,10 @@ task<void> engine_host::stop_flow(std::string actor_id, std::uint32_t generation
     } catch (...) {
         inst->log().error("stopping actor failed", {{"error", describe_exception(std::current_exception())}});
     }
+    // Answers to requests the actor was serving leave before the Stopped event (the gateway
+    // retries a request whose actor stopped, and drops a late answer). The instance has stopped,
+    // so what is left only finishes sending.
+    co_await http_drained(actor_id);
     std::shared_ptr<oneshot<void>> drained;
     std::vector<std::shared_ptr<oneshot<void>>> idle;
     {
@@ -861,6 +865,7 @@ void engine_host::on_tunnel_message(const rp::to_client_tunnel_message& message)
         {
             std::lock_guard lock(mutex_);
             http_in_flight_[key] = false;
+            http_begin_locked(start->actor_id);
         }
         asio::co_spawn(env_.executor, serve_http(message.message_id, start->actor_id, std::move(request)), asio::detached);
     } else if (const auto* chunk = std::get_if<rp::to_client_request_chunk>(&kind)) {
@@ -874,6 +879,7 @@ void engine_host::on_tunnel_message(const rp::to_client_tunnel_message& message)
                 complete = std::move(it->second);
                 streaming_requests_.erase(it);
                 http_in_flight_[key] = false;
+                http_begin_locked(complete->actor_id);
             }
         }
         if (complete) {
@@ -942,8 +948,36 @@ task<void> engine_host::serve_http(rp::message_id id, std::string actor_id, http
             http_in_flight_.erase(it);
         }
     }
-    if (aborted) co_return;
-    send_tunnel(tunnel_message(id, 0, response_start(std::move(res))));
+    if (!aborted) send_tunnel(tunnel_message(id, 0, response_start(std::move(res))));
+    http_end(actor_id);
+}
+
+void engine_host::http_begin_locked(const std::string& actor_id) { ++http_by_actor_[actor_id].pending; }
+
+void engine_host::http_end(const std::string& actor_id) {
+    std::vector<std::shared_ptr<oneshot<void>>> waiters;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = http_by_actor_.find(actor_id);
+        if (it == http_by_actor_.end()) return;
+        if (--it->second.pending == 0) {
+            waiters.swap(it->second.waiters);
+            http_by_actor_.erase(it);
+        }
+    }
+    for (auto& w : waiters) w->set_value();
+}
+
+task<void> engine_host::http_drained(std::string actor_id) {
+    std::shared_ptr<oneshot<void>> waiter;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = http_by_actor_.find(actor_id);
+        if (it == http_by_actor_.end()) co_return;
+        waiter = oneshot<void>::make();
+        it->second.waiters.push_back(waiter);
+    }
+    co_await waiter->wait();
 }
 
 task<void> engine_host::open_websocket(std::shared_ptr<tunnel_websocket> socket, std::string actor_id,

@@ -138,6 +138,11 @@ private:
     task<void> serve_http(runner_protocol::message_id id, std::string actor_id, http_request request);
     task<void> open_websocket(std::shared_ptr<tunnel_websocket> socket, std::string actor_id, http_request request);
     void send_tunnel(runner_protocol::to_server_tunnel_message message);
+    /// With mutex_ held: one more tunnelled request for the actor.
+    void http_begin_locked(const std::string& actor_id);
+    void http_end(const std::string& actor_id);
+    /// Completes once no tunnelled request for the actor is left unanswered.
+    task<void> http_drained(std::string actor_id);
     void forget_socket(std::uint64_t request_key);
 
     [[nodiscard]] std::shared_ptr<runner_connection> conn() const;
@@ -158,6 +163,13 @@ private:
     };
     std::unordered_map<std::uint64_t, pending_http> streaming_requests_;  // stream:true, body arriving
     std::unordered_map<std::uint64_t, bool> http_in_flight_;             // value: aborted
+    /// Tunnelled HTTP requests per actor not yet answered, and who waits for none to be left (a
+    /// stop reports Stopped only after them: the gateway drops answers that come later).
+    struct http_count {
+        std::size_t pending = 0;
+        std::vector<std::shared_ptr<detail::oneshot<void>>> waiters;
+    };
+    std::unordered_map<std::string, http_count> http_by_actor_;
     std::unordered_map<std::uint64_t, std::shared_ptr<tunnel_websocket>> sockets_;
     bool shutting_down_ = false;
     std::shared_ptr<detail::oneshot<void>> all_stopped_;  // set while shutting down
