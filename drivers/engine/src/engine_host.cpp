@@ -347,7 +347,7 @@ void engine_host::on_command(const rp::command_wrapper& command) {
     if (it == entries_.end() || it->second.generation != cp.generation) return;  // already stopped
     entry& e = it->second;
     if (e.state == phase::starting) {
-        e.stop_after_start = stop_mode::sleep;
+        e.stop_after_start = pending_stop{stop_mode::sleep, std::nullopt, stop_report::stopped};
         return;
     }
     if (e.state == phase::running) {
@@ -383,7 +383,7 @@ task<void> engine_host::start_flow(std::string actor_id, std::uint32_t generatio
             } else if (e.state == phase::stopping) {
                 stopped_wait = e.stopped;
             } else {
-                e.stop_after_start = stop_mode::sleep;
+                e.stop_after_start = pending_stop{stop_mode::sleep, std::nullopt, stop_report::none};
                 started_wait = e.started;
             }
         }
@@ -428,7 +428,7 @@ task<void> engine_host::start_flow(std::string actor_id, std::uint32_t generatio
         auto starting = inst->start();  // named first (GCC 12 rule)
         co_await asio::co_spawn(inst->strand(), std::move(starting), asio::use_awaitable);
 
-        std::optional<stop_mode> stop_now;
+        std::optional<pending_stop> stop_now;
         {
             std::lock_guard lock(mutex_);
             entry& e = entries_[actor_id];
@@ -443,7 +443,7 @@ task<void> engine_host::start_flow(std::string actor_id, std::uint32_t generatio
         send_event(actor_id, generation, running);
         started->set_value(inst);
         log_.debug("actor started", {{"actorId", actor_id}, {"generation", std::to_string(generation)}});
-        if (stop_now) begin_stop(actor_id, generation, *stop_now, stop_report::stopped);
+        if (stop_now) run_stop(actor_id, generation, *stop_now);
     } catch (...) {
         auto err = std::current_exception();
         const std::string why = describe_exception(err);
@@ -481,7 +481,7 @@ task<void> engine_host::stop_flow(std::string actor_id, std::uint32_t generation
         if (it == entries_.end() || it->second.generation != generation) co_return;
         entry& e = it->second;
         if (e.state == phase::starting) {
-            e.stop_after_start = mode;
+            if (!e.stop_after_start) e.stop_after_start = pending_stop{mode, std::nullopt, report};
             co_return;
         }
         if (e.state == phase::stopping) co_return;
@@ -530,7 +530,7 @@ void engine_host::on_runner_gone(const char* why) {
         std::lock_guard lock(mutex_);
         for (auto& [id, e] : entries_) {
             if (e.state == phase::running) running.emplace_back(id, e.generation);
-            if (e.state == phase::starting) e.stop_after_start = stop_mode::sleep;
+            if (e.state == phase::starting) e.stop_after_start = pending_stop{stop_mode::sleep, std::nullopt, stop_report::none};
         }
         for (auto& [k, s] : sockets_) sockets.push_back(s);
         http_in_flight_.clear();
@@ -544,29 +544,34 @@ void engine_host::on_runner_gone(const char* why) {
 // ---- intents and alarms ---------------------------------------------------------------------
 
 void engine_host::start_sleep(const std::string& actor_id) {
-    std::uint32_t generation = 0;
-    {
-        std::lock_guard lock(mutex_);
-        auto it = entries_.find(actor_id);
-        if (it == entries_.end() || it->second.state != phase::running) return;
-        generation = it->second.generation;
-    }
-    rp::event_actor_intent intent{rp::actor_intent_sleep{}};
-    send_event(actor_id, generation, intent);
-    begin_stop(actor_id, generation, stop_mode::sleep, stop_report::stopped);
+    request_stop(actor_id, stop_mode::sleep, rp::actor_intent_sleep{});
 }
 
 void engine_host::start_destroy(const std::string& actor_id) {
+    request_stop(actor_id, stop_mode::destroy, rp::actor_intent_stop{});
+}
+
+void engine_host::request_stop(const std::string& actor_id, stop_mode mode, rp::actor_intent intent) {
+    pending_stop stop{mode, std::move(intent), stop_report::stopped};
     std::uint32_t generation = 0;
     {
         std::lock_guard lock(mutex_);
         auto it = entries_.find(actor_id);
-        if (it == entries_.end() || it->second.state != phase::running) return;
+        if (it == entries_.end() || it->second.state == phase::stopping) return;
+        if (it->second.state == phase::starting) {
+            // Without its intent a stop would read as a graceful exit (the engine destroys the
+            // actor), so the intent waits with it for the start to finish.
+            if (!it->second.stop_after_start) it->second.stop_after_start = std::move(stop);
+            return;
+        }
         generation = it->second.generation;
     }
-    rp::event_actor_intent intent{rp::actor_intent_stop{}};
-    send_event(actor_id, generation, intent);
-    begin_stop(actor_id, generation, stop_mode::destroy, stop_report::stopped);
+    run_stop(actor_id, generation, stop);
+}
+
+void engine_host::run_stop(const std::string& actor_id, std::uint32_t generation, const pending_stop& stop) {
+    if (stop.intent) send_event(actor_id, generation, rp::event_actor_intent{*stop.intent});
+    begin_stop(actor_id, generation, stop.mode, stop.report);
 }
 
 std::shared_ptr<rivetkit::timer> engine_host::arm_alarm(const std::string& actor_id, std::uint32_t generation,

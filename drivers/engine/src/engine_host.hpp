@@ -102,25 +102,37 @@ private:
     friend class tunnel_websocket;
 
     enum class phase { starting, running, stopping };
+    /// How a stop reports to the engine.
+    enum class stop_report { stopped, none };
+    struct pending_stop {
+        stop_mode mode = stop_mode::sleep;
+        /// Sent first (the actor asked to sleep or be destroyed).
+        std::optional<runner_protocol::actor_intent> intent;
+        stop_report report = stop_report::stopped;
+    };
     struct entry {
         std::uint32_t generation = 0;
         phase state = phase::starting;
         std::shared_ptr<actor_instance> instance;
         std::int64_t create_ts = 0;
         std::int64_t start_ts = 0;
-        /// A stop (command or intent) arrived while starting: stop once started.
-        std::optional<stop_mode> stop_after_start;
+        /// A stop (command, intent or the runner's loss) arrived while starting: it runs once
+        /// the start is done.
+        std::optional<pending_stop> stop_after_start;
         std::shared_ptr<detail::oneshot<std::shared_ptr<actor_instance>>> started;
         std::shared_ptr<detail::oneshot<void>> stopped;
         std::shared_ptr<rivetkit::timer> alarm;
     };
-    /// How a stop reports to the engine.
-    enum class stop_report { stopped, none };
 
     // Connection callbacks (on the connection's strand).
     void on_command(const runner_protocol::command_wrapper& command);
     void on_tunnel_message(const runner_protocol::to_client_tunnel_message& message);
     void on_runner_gone(const char* why);
+    /// The actor asked to sleep or be destroyed: the intent, then the stop (after the start when
+    /// one is under way).
+    void request_stop(const std::string& actor_id, stop_mode mode, runner_protocol::actor_intent intent);
+    /// Runs a stop: the intent first, if any.
+    void run_stop(const std::string& actor_id, std::uint32_t generation, const pending_stop& stop);
 
     task<void> start_flow(std::string actor_id, std::uint32_t generation, runner_protocol::actor_config config);
     task<void> stop_flow(std::string actor_id, std::uint32_t generation, stop_mode mode, stop_report report);
