@@ -552,6 +552,7 @@ task<void> runner_connection::shutdown(std::chrono::milliseconds timeout) {
                 me->send(rp::to_server{std::in_place_type<rp::to_server_stopping>, rp::to_server_stopping{}});
                 auto ready = detail::oneshot<void>::make();
                 me->shutdown_ready_ = ready;
+                if (me->owner_finished_) ready->set_value();  // nothing of the owner's left to stop
                 auto on_timeout = [ready] { ready->set_value(); };
                 auto timer = me->options_.clock->start_timer(t, me->strand_, std::move(on_timeout));
                 auto on_socket_closed = [ready] { ready->set_value(); };
@@ -574,6 +575,7 @@ task<void> runner_connection::shutdown(std::chrono::milliseconds timeout) {
 void runner_connection::finish_shutdown() {
     auto self = shared_from_this();
     asio::dispatch(strand_, [self] {
+        self->owner_finished_ = true;
         if (self->shutdown_ready_) self->shutdown_ready_->set_value();
     });
 }

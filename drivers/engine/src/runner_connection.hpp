@@ -181,7 +181,8 @@ public:
 
     /// Graceful shutdown (see above); completes when the connection has ended. Idempotent.
     task<void> shutdown(std::chrono::milliseconds timeout);
-    /// The owner's actors have stopped: a shutdown in progress may close now.
+    /// The owner's actors have stopped: a shutdown in progress may close now (one that starts
+    /// later closes without waiting for the engine).
     void finish_shutdown();
     /// Completes when the connection has ended for good (shutdown or eviction).
     task<runner_close_reason> wait_closed();
@@ -241,6 +242,7 @@ private:
     bool stopping_ = false;
     bool finished_ = false;
     bool initialized_ = false;  // ToClientInit received on the current socket
+    bool owner_finished_ = false;  // finish_shutdown() was called
     unsigned attempt_ = 0;
     std::shared_ptr<net::websocket_session> socket_;
     std::shared_ptr<detail::oneshot<std::pair<std::uint16_t, std::string>>> socket_closed_;
