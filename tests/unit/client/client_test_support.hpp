@@ -29,13 +29,12 @@
 #include <rivetkit/rivetkit.hpp>
 
 #include "server_process.hpp"
+#include "waiting.hpp"
 
 namespace client_test {
 
 using namespace std::chrono_literals;
 
-/// The longest any test waits for something that should happen.
-inline constexpr auto guard = 10s;
 
 struct counter_state {
     std::int64_t count = 0;
@@ -179,60 +178,6 @@ inline rivetkit::client_options options_for(const std::string& endpoint, std::st
     o.reconnect.max_delay = 500ms;
     return o;
 }
-
-/// Runs `fn`, which must throw rivetkit::error with this group and code; returns the error.
-template <class F>
-rivetkit::client_error expect_error(F&& fn, std::string_view group, std::string_view code) {
-    try {
-        fn();
-    } catch (const rivetkit::error& e) {
-        INFO("error: " << e.what());
-        CHECK(e.group() == group);
-        CHECK(e.code() == code);
-        return rivetkit::client_error{e.group(), e.code(), e.message(), e.metadata(), e.http_status()};
-    }
-    FAIL("no error thrown; expected " << group << "/" << code);
-    return {};
-}
-
-/// Collects values from callbacks on other threads; waits for them with a deadline.
-template <class T>
-class recorder {
-public:
-    void push(T v) {
-        std::lock_guard lock(mutex_);
-        items_.push_back(std::move(v));
-        cv_.notify_all();
-    }
-    /// Waits until at least `n` items arrived (fails the test after the guard).
-    std::vector<T> wait_for(std::size_t n, std::chrono::milliseconds timeout = guard) {
-        std::unique_lock lock(mutex_);
-        if (!cv_.wait_for(lock, timeout, [&] { return items_.size() >= n; })) {
-            FAIL("waited for " << n << " items, got " << items_.size());
-        }
-        return items_;
-    }
-    /// Waits until `pred(items)` holds.
-    template <class P>
-    std::vector<T> wait_until(P pred, std::chrono::milliseconds timeout = guard) {
-        std::unique_lock lock(mutex_);
-        if (!cv_.wait_for(lock, timeout, [&] { return pred(items_); })) FAIL("the expected items did not arrive");
-        return items_;
-    }
-    std::vector<T> items() {
-        std::lock_guard lock(mutex_);
-        return items_;
-    }
-    std::size_t size() {
-        std::lock_guard lock(mutex_);
-        return items_.size();
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<T> items_;
-};
 
 /// Sets (or unsets, with nullopt) an environment variable for a scope.
 class scoped_env {

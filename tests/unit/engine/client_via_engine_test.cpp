@@ -10,20 +10,21 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "client/server_process.hpp"
+#include "client/waiting.hpp"
 #include "engine/fake_engine_process.hpp"
 #include "rivetkit/client.hpp"
 #include "rivetkit/error.hpp"
 
 using namespace engine_test;
+using client_test::expect_error;
+using client_test::recorder;
 using namespace std::chrono_literals;
 using rivetkit::value;
 
@@ -113,44 +114,6 @@ private:
     io_thread io_;
     fake_engine engine_;
     client_test::server_process app_;  // declared last: stopped before the engine
-};
-
-/// Runs `fn`, which must throw rivetkit::error with this group and code; returns it.
-template <class F>
-rivetkit::client_error expect_error(F&& fn, std::string_view group, std::string_view code) {
-    try {
-        fn();
-    } catch (const rivetkit::error& e) {
-        INFO("error: " << e.what());
-        CHECK(e.group() == group);
-        CHECK(e.code() == code);
-        return rivetkit::client_error{e.group(), e.code(), e.message(), e.metadata(), e.http_status()};
-    }
-    FAIL("no error thrown; expected " << group << "/" << code);
-    return {};
-}
-
-/// Values pushed from the client's threads; the test thread waits for them with a deadline.
-template <class T>
-class recorder {
-public:
-    void push(T v) {
-        std::lock_guard lock(mutex_);
-        items_.push_back(std::move(v));
-        cv_.notify_all();
-    }
-    std::vector<T> wait_for(std::size_t n, std::chrono::milliseconds limit = 15s) {
-        std::unique_lock lock(mutex_);
-        if (!cv_.wait_for(lock, limit, [&] { return items_.size() >= n; })) {
-            FAIL("waited for " << n << " items, got " << items_.size());
-        }
-        return items_;
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<T> items_;
 };
 
 /// The path of a logged tunnel message (ToClientRequestStart / ToClientWebSocketOpen).

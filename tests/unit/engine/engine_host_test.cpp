@@ -5,13 +5,12 @@
 
 #include <catch2/catch.hpp>
 
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "client/waiting.hpp"
 #include "engine/fake_engine_process.hpp"
 #include "engine_host.hpp"
 #include "rivetkit/client.hpp"
@@ -19,6 +18,7 @@
 #include "rivetkit/drivers/engine.hpp"
 
 using namespace engine_test;
+using client_test::recorder;
 using rivetkit::value;
 
 namespace {
@@ -49,29 +49,6 @@ const auto counter = rivetkit::actor<counter_state>()
                          .on_websocket([](auto&, std::shared_ptr<rivetkit::websocket> ws) {
                              ws->on_message([ws](const rivetkit::websocket_message& m) { ws->send("echo:" + m.data); });
                          });
-
-/// Values pushed from client callbacks; the test thread waits for them.
-template <class T>
-class recorder {
-public:
-    void push(T v) {
-        {
-            std::lock_guard lock(mutex_);
-            items_.push_back(std::move(v));
-        }
-        cv_.notify_all();
-    }
-    std::vector<T> wait_for(std::size_t n) {
-        std::unique_lock lock(mutex_);
-        REQUIRE(cv_.wait_for(lock, 15s, [&] { return items_.size() >= n; }));
-        return items_;
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<T> items_;
-};
 
 /// A fake engine, and a registry running as its runner.
 struct runner_fixture {
