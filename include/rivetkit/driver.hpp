@@ -100,6 +100,48 @@ public:
     [[nodiscard]] virtual std::shared_ptr<sql::database> open_database(const std::string& actor_id);
 };
 
+/// The request of a Rivet Engine's serverless pool for one more runner (`GET /start`, with
+/// these values from its x-rivet-* headers; engine-protocol.md §6).
+struct serverless_start_request {
+    /// The engine the runner connects to (x-rivet-endpoint).
+    std::string endpoint;
+    /// The engine's admin token (x-rivet-token); empty when the engine sent none.
+    std::string token;
+    /// x-rivet-namespace-name.
+    std::string namespace_name;
+    /// x-rivet-runner-name.
+    std::string runner_name;
+    /// x-rivet-total-slots (at least 1).
+    std::uint32_t total_slots = 1;
+};
+
+/// One runner started for a `GET /start` request. Every member may be called from any thread.
+class serverless_runner {
+public:
+    virtual ~serverless_runner() = default;
+    /// Once the engine has accepted the runner: the event stream's first `data` (the base64
+    /// serverless init packet naming the runner); nullopt before.
+    [[nodiscard]] virtual std::optional<std::string> init_payload() const = 0;
+    /// True once the runner has ended: its connection closed for good and its actors stopped.
+    [[nodiscard]] virtual bool ended() const = 0;
+    /// `fn` is called (on any thread, without locks held) when the runner connects and when it
+    /// ends; it replaces an earlier observer.
+    virtual void set_observer(std::function<void()> fn) = 0;
+    /// Ends the runner gracefully: the engine is told it is stopping and stops its actors (they
+    /// sleep), then the connection closes. Returns at once; idempotent.
+    virtual void stop() = 0;
+};
+
+/// A driver whose actors a Rivet Engine places on runners it starts per request (serverless):
+/// the registry's server then answers the engine's `GET /start` and `GET /metadata`.
+class serverless_host {
+public:
+    virtual ~serverless_host() = default;
+    /// Starts connecting a new runner with the request's settings. Throws std::invalid_argument
+    /// for an endpoint that is not an http(s)/ws(s) URL.
+    virtual std::shared_ptr<serverless_runner> start_serverless_runner(serverless_start_request request) = 0;
+};
+
 /// Finds, creates and wakes actors.
 class manager_driver {
 public:
@@ -126,6 +168,10 @@ public:
     virtual task<void> shutdown() = 0;
     /// "Memory", "File System", ... for banners and /metadata.
     [[nodiscard]] virtual std::string display_name() const = 0;
+    /// The engine driver: its runners are started by the engine's serverless pool through the
+    /// registry's server (listen()/serve()), which then serves only the serverless routes.
+    /// nullptr (the default) for drivers that run actors themselves.
+    [[nodiscard]] virtual serverless_host* serverless() noexcept { return nullptr; }
 };
 
 /// What a driver is built from when a registry starts.

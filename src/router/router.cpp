@@ -10,7 +10,11 @@
 #include <charconv>
 #include <exception>
 
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -23,6 +27,7 @@
 #include "rivetkit/error.hpp"
 #include "rivetkit/ids.hpp"
 #include "router/http_util.hpp"
+#include "net/sse.hpp"
 #include "net/websocket_handshake.hpp"
 #include "router/sockets.hpp"
 
@@ -263,6 +268,105 @@ value http_conn_params(const http_request& req) {
     return parse_params_json(latin1_to_utf8(*h));
 }
 
+
+// ---- serverless (engine-protocol.md §6) ----------------------------------------------------
+
+/// The serverless route a stripped path names ("/start", "/metadata", "/health", "/"), or
+/// nullopt. With no base path, "/api/rivet/..." names the same routes (where the engine's runner
+/// config usually points, and RivetKit's default from 2.0.34).
+std::optional<std::string> serverless_route(const std::string& base, std::string_view path) {
+    path = trim_slash(path);
+    if (base.empty() && (path == "/api/rivet" || path.starts_with("/api/rivet/"))) {
+        path = path.substr(10);
+        if (path.empty()) path = "/";
+    }
+    for (std::string_view r : {"/", "/start", "/metadata", "/health"}) {
+        if (path == r) return std::string(r);
+    }
+    return std::nullopt;
+}
+
+/// The x-rivet-* headers of GET /start (what RivetKit validates, in the same order).
+serverless_start_request parse_serverless_start(const http_request& request) {
+    auto required = [&](std::string_view name) -> std::string {
+        const auto* v = request.header(name);
+        if (v == nullptr || v->empty()) throw errors::invalid_request(fmt::format("{} header is required", name));
+        return *v;
+    };
+    serverless_start_request out;
+    out.endpoint = required("x-rivet-endpoint");
+    if (const auto* t = request.header("x-rivet-token")) out.token = *t;
+    const std::string slots = required("x-rivet-total-slots");
+    std::uint32_t n = 0;
+    auto [end, ec] = std::from_chars(slots.data(), slots.data() + slots.size(), n);
+    if (ec != std::errc{} || end != slots.data() + slots.size() || n < 1) {
+        throw errors::invalid_request(
+            fmt::format("x-rivet-total-slots header must be an integer from 1 to 4294967295, got '{}'", slots));
+    }
+    out.total_slots = n;
+    out.runner_name = required("x-rivet-runner-name");
+    out.namespace_name = required("x-rivet-namespace-name");
+    return out;
+}
+
+/// The body of GET /start: the init packet once the runner is connected, then a ping every
+/// second until the runner ends. When the engine goes away first, the runner stops gracefully
+/// (its actors sleep) and the stream waits for that, as RivetKit does.
+constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
+
+/// Waits for the timer (expired or cancelled).
+task<void> wait_timer(asio::steady_timer& timer) {
+    auto [ec] = co_await timer.async_wait(no_throw);
+    (void)ec;
+}
+
+task<void> stream_serverless_runner(net::sse_writer& writer, std::shared_ptr<serverless_runner> runner) {
+    auto executor = co_await asio::this_coro::executor;  // the connection's strand
+    auto wake = std::make_shared<asio::steady_timer>(executor);
+    std::weak_ptr<asio::steady_timer> weak = wake;
+    // Runs on the strand, so it cannot slip between a check below and the wait after it.
+    runner->set_observer([weak, executor] {
+        asio::post(executor, [weak] {
+            if (auto t = weak.lock()) t->cancel();
+        });
+    });
+    constexpr auto ping_every = std::chrono::seconds(1);
+    bool sent_init = false;
+    auto next_ping = std::chrono::steady_clock::now() + ping_every;
+    while (!runner->ended() && !writer.closed()) {
+        if (!sent_init) {
+            if (auto payload = runner->init_payload()) {
+                // Named first, never temporaries inside a co_await (the GCC 12 rule).
+                const std::string_view data = *payload;
+                auto sending = writer.send(data);
+                if (!co_await std::move(sending)) break;
+                sent_init = true;
+                next_ping = std::chrono::steady_clock::now() + ping_every;
+                continue;
+            }
+            wake->expires_after(ping_every);  // until connected; the peer is checked meanwhile
+        } else {
+            wake->expires_at(next_ping);
+        }
+        co_await wait_timer(*wake);
+        if (sent_init && std::chrono::steady_clock::now() >= next_ping) {
+            const std::string_view empty;
+            const std::string_view ping = "ping";
+            auto sending = writer.send(empty, ping);
+            if (!co_await std::move(sending)) break;
+            next_ping += ping_every;
+        }
+    }
+    if (!runner->ended()) {
+        runner->stop();
+        while (!runner->ended()) {
+            wake->expires_after(ping_every);
+            co_await wait_timer(*wake);
+        }
+    }
+    runner->set_observer(nullptr);
+}
+
 }  // namespace
 
 router::router(registry_core& core, handler_options options) : core_(&core), options_(std::move(options)) {
@@ -274,6 +378,23 @@ router::router(registry_core& core, handler_options options) : core_(&core), opt
 
 task<net::reply> router::handle(http_request request) {
     net::reply out;
+    if (auto* host = core_->manager().serverless(); host != nullptr && request.method == "GET") {
+        auto stripped = strip_base(base_path_, request.path);
+        if (stripped && serverless_route(base_path_, *stripped) == "/start") {
+            try {
+                auto runner = host->start_serverless_runner(parse_serverless_start(request));
+                out.response.status = 200;
+                out.response.headers.emplace_back("content-type", "text/event-stream");
+                out.response.headers.emplace_back("cache-control", "no-cache");
+                out.stream = [runner](net::sse_writer& w) { return stream_serverless_runner(w, runner); };
+            } catch (const std::invalid_argument& e) {
+                out.response = error_response(to_client_error(errors::invalid_request(e.what())), protocol::encoding::json);
+            } catch (...) {
+                out.response = error_response(std::current_exception(), protocol::encoding::json, request.path, core_->log());
+            }
+            co_return out;
+        }
+    }
     out.response = co_await respond(std::move(request));
     co_return out;
 }
@@ -315,6 +436,7 @@ task<http_response> router::route(http_request request) {
     auto stripped = strip_base(base_path_, request.path);
     if (!stripped) co_return not_found_response();
     std::string path = std::move(*stripped);
+    if (core_->manager().serverless() != nullptr) co_return route_serverless(path, request);
     // Errors are answered after `request` has moved on: keep what the answer needs.
     const protocol::encoding enc = reply_encoding(request);
     const std::string full_path = request.path;
@@ -578,8 +700,38 @@ task<http_response> router::delete_actor(std::string actor_id) {
 
 // ---- WebSocket upgrades ---------------------------------------------------------------------
 
+http_response router::route_serverless(const std::string& path, const http_request& request) {
+    // Serverless: the engine reaches the actors through its runners; this server answers only
+    // the engine's requests.
+    auto route = serverless_route(base_path_, path);
+    if (!route || (request.method != "GET" && request.method != "HEAD")) return not_found_response();
+    if (*route == "/") return text_response(server_text);
+    if (*route == "/health") {
+        ojson body = {{"status", "ok"}, {"runtime", "rivetkit"}, {"version", compatible_version}};
+        return json_response(body);
+    }
+    if (*route == "/metadata") {
+        ojson names = ojson::object();
+        for (const auto& n : core_->actor_names()) names[n] = {{"metadata", ojson::object()}};
+        ojson body = {{"runtime", "rivetkit"},
+                      {"version", compatible_version},
+                      {"runner", {{"kind", {{"serverless", ojson::object()}}}}},
+                      {"actorNames", names}};
+        return json_response(body);
+    }
+    // GET /start streams (handle()); the public handler has no streaming replies.
+    auto err = rivetkit::error("request", "streaming_unsupported",
+                               "GET /start answers with an event stream, which registry.handler() cannot send; "
+                               "serve the serverless routes with registry.listen() or registry.serve()");
+    return error_response(to_client_error(err), protocol::encoding::json);
+}
+
 task<net::upgrade_reply> router::upgrade(http_request request) {
     net::upgrade_reply reply;
+    if (core_->manager().serverless() != nullptr) {
+        reply.reject = not_found_response();  // serverless: WebSockets arrive through the runners
+        co_return reply;
+    }
     auto offered = net::offered_protocols(request);
     const bool offers_rivet = std::find(offered.begin(), offered.end(), "rivet") != offered.end();
     try {

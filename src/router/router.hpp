@@ -57,6 +57,8 @@ private:
     task<http_response> route(http_request request);
     task<http_response> route_actor(actor_target target, std::string path, http_request request);
     task<http_response> route_manager(const std::string& path, http_request request);
+    /// With a serverless driver: GET /, /health, /metadata (GET /start is handle()'s).
+    http_response route_serverless(const std::string& path, const http_request& request);
     task<http_response> action(actor_target target, std::string name, http_request request);
     task<http_response> raw_request(actor_target target, std::string path, http_request request);
     task<http_response> list_actors(const http_request& request);

@@ -46,7 +46,22 @@ void apply_environment(server_options& o) {
 
 }  // namespace
 
+namespace {
+
+/// The engine driver serves HTTP only in serverless mode (the engine's GET /start).
+void check_servable(registry_core& core, const char* what) {
+    if (core.driver_name() == "engine" && core.manager().serverless() == nullptr) {
+        throw std::logic_error(fmt::format(
+            "rivetkit: {} with the engine driver needs runner kind serverless (engine_options::kind, "
+            "RIVET_RUNNER_KIND=serverless); a normal runner runs with registry.start_runner()",
+            what));
+    }
+}
+
+}  // namespace
+
 std::uint16_t registry::listen(server_options options) {
+    check_servable(*core_, "listen()/serve()");
     apply_environment(options);
     core_->start();
     auto r = std::make_shared<detail::router>(*core_, routing_options(options));
@@ -117,6 +132,7 @@ void registry::serve(server_options options) {
 asio::any_io_executor registry::executor() { return core_->executor(); }
 
 rivetkit::handler registry::handler(handler_options options) {
+    check_servable(*core_, "handler()");
     return rivetkit::handler(std::make_shared<detail::router>(*core_, std::move(options)));
 }
 

@@ -232,6 +232,11 @@ void registry::start_runner() {
                                "rivetkit::drivers::engine()); this registry uses '" +
                                core_->driver_name() + "'");
     }
+    if (core_->manager().serverless() != nullptr) {
+        throw std::logic_error("rivetkit: this engine driver is serverless (engine_options::kind, RIVET_RUNNER_KIND): "
+                               "the engine starts its runners through GET /start; serve it with registry.serve() "
+                               "or registry.listen()");
+    }
     core_->start();
 }
 rivetkit::client registry::client() { return *core_->shared_client(); }

@@ -17,7 +17,9 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "common/base64.hpp"
 #include "protocol/client_protocol.hpp"
+#include "rivetkit/ids.hpp"
 #include "rivetkit/detail/instance.hpp"
 #include "rivetkit/detail/registry_core.hpp"
 #include "rivetkit/drivers/engine.hpp"
@@ -125,8 +127,13 @@ rp::to_server_response_start response_start(http_response res) {
 /// request's message indexes; callbacks run on a strand of their own.
 class tunnel_websocket final : public websocket, public std::enable_shared_from_this<tunnel_websocket> {
 public:
-    tunnel_websocket(std::weak_ptr<engine_host> host, rp::message_id id, asio::any_io_executor executor)
-        : host_(std::move(host)), id_(id), strand_(asio::make_strand(executor)) {}
+    tunnel_websocket(std::weak_ptr<engine_host> host, std::weak_ptr<runner_connection> conn, std::uint64_t runner,
+                     rp::message_id id, asio::any_io_executor executor)
+        : host_(std::move(host)),
+          conn_(std::move(conn)),
+          runner_(runner),
+          id_(id),
+          strand_(asio::make_strand(executor)) {}
 
     void send(std::string_view text) override { send_frame(to_bytes(text), false); }
     void send_binary(std::span<const std::uint8_t> data) override {
@@ -176,7 +183,7 @@ public:
         }
         finish(code, std::move(reason));
     }
-    [[nodiscard]] std::uint64_t key() const noexcept { return request_key(id_); }
+    [[nodiscard]] engine_host::tunnel_key key() const noexcept { return {runner_, request_key(id_)}; }
 
 protected:
     void run_on_executor(std::function<void()> fn) override {
@@ -194,7 +201,7 @@ private:
     }
     /// With mutex_ held: the next index, sent in index order.
     void send_locked(rp::to_server_tunnel_message_kind kind) {
-        if (auto host = host_.lock()) host->send_tunnel(tunnel_message(id_, next_index_++, std::move(kind)));
+        if (auto conn = conn_.lock()) conn->send_tunnel_message(tunnel_message(id_, next_index_++, std::move(kind)));
     }
     void finish(std::uint16_t code, std::string reason) {
         if (auto host = host_.lock()) host->forget_socket(key());
@@ -204,6 +211,8 @@ private:
     }
 
     std::weak_ptr<engine_host> host_;
+    std::weak_ptr<runner_connection> conn_;
+    std::uint64_t runner_;
     rp::message_id id_;
     asio::strand<asio::any_io_executor> strand_;
     mutable std::mutex mutex_;
@@ -216,43 +225,93 @@ private:
 
 class engine_host::handler final : public runner_handler {
 public:
-    explicit handler(std::weak_ptr<engine_host> host) : host_(std::move(host)) {}
+    handler(std::weak_ptr<engine_host> host, std::uint64_t serial) : host_(std::move(host)), serial_(serial) {}
     void on_connected(const std::string& runner_id, bool runner_id_changed) override {
         if (auto h = host_.lock()) {
             h->log_.info("connected to the engine", {{"runnerId", runner_id}});
-            if (runner_id_changed) h->on_runner_gone("the engine gave this runner a new id");
+            if (runner_id_changed) h->on_runner_gone(serial_, "the engine gave this runner a new id");
+            h->on_connected(serial_, runner_id);
         }
     }
     void on_disconnected(std::uint16_t code, const std::string& reason) override {
         auto h = host_.lock();
         if (!h) return;
-        bool expected = false;
+        // Serverless runners end with an eviction after the engine drains them.
+        bool expected = h->options_.serverless && reason.starts_with("ws.eviction");
         {
             std::lock_guard lock(h->mutex_);
-            expected = h->shutting_down_;
+            auto it = h->runners_.find(serial_);
+            expected = expected || h->shutting_down_ || (it != h->runners_.end() && it->second->stopping);
         }
         if (!expected) h->log_.warn("engine connection lost", {{"code", std::to_string(code)}, {"reason", reason}});
     }
     void on_lost() override {
-        if (auto h = host_.lock()) h->on_runner_gone("the engine connection stayed down past the lost threshold");
+        if (auto h = host_.lock()) h->on_runner_gone(serial_, "the engine connection stayed down past the lost threshold");
     }
     void on_command(const rp::command_wrapper& command) override {
-        if (auto h = host_.lock()) h->on_command(command);
+        if (auto h = host_.lock()) h->on_command(serial_, command);
     }
     void on_tunnel_message(const rp::to_client_tunnel_message& message) override {
-        if (auto h = host_.lock()) h->on_tunnel_message(message);
+        if (auto h = host_.lock()) h->on_tunnel_message(serial_, message);
     }
     void on_closed(runner_close_reason reason, const std::string& detail) override {
         auto h = host_.lock();
         if (!h) return;
         if (reason == runner_close_reason::evicted) {
-            h->log_.warn("evicted by the engine", {{"reason", detail}});
-            h->on_runner_gone("evicted by the engine");
+            // A serverless runner's normal end (the engine drained it); a takeover otherwise.
+            if (h->options_.serverless) {
+                h->log_.info("runner ended by the engine", {{"reason", detail}});
+            } else {
+                h->log_.warn("evicted by the engine", {{"reason", detail}});
+            }
+            h->on_runner_gone(serial_, "evicted by the engine");
         }
+        h->on_runner_closed(serial_);
     }
 
 private:
     std::weak_ptr<engine_host> host_;
+    std::uint64_t serial_;
+};
+
+/// A runner the engine's serverless pool asked for: the registry's server streams its init
+/// packet and pings while it lives.
+class engine_host::serverless_handle final : public serverless_runner {
+public:
+    serverless_handle(std::weak_ptr<engine_host> host, std::uint64_t serial) : host_(std::move(host)), serial_(serial) {}
+
+    [[nodiscard]] std::optional<std::string> init_payload() const override {
+        std::string runner_id;
+        if (auto h = host_.lock()) {
+            std::lock_guard lock(h->mutex_);
+            auto it = h->runners_.find(serial_);
+            if (it != h->runners_.end()) runner_id = it->second->runner_id;
+        }
+        if (runner_id.empty()) return std::nullopt;
+        rp::to_serverless_server init{rp::to_serverless_server_init{runner_id, rp::protocol_version}};
+        return base64_encode(rp::encode_to_serverless_server(init));
+    }
+    [[nodiscard]] bool ended() const override {
+        auto h = host_.lock();
+        if (!h) return true;
+        std::lock_guard lock(h->mutex_);
+        auto it = h->runners_.find(serial_);
+        return it == h->runners_.end() || it->second->ended;
+    }
+    void set_observer(std::function<void()> fn) override {
+        if (auto h = host_.lock()) {
+            std::lock_guard lock(h->mutex_);
+            auto it = h->runners_.find(serial_);
+            if (it != h->runners_.end()) it->second->observer = std::move(fn);
+        }
+    }
+    void stop() override {
+        if (auto h = host_.lock()) asio::co_spawn(h->env_.executor, h->stop_runner(serial_), asio::detached);
+    }
+
+private:
+    std::weak_ptr<engine_host> host_;
+    std::uint64_t serial_;
 };
 
 // ---- construction ---------------------------------------------------------------------------
@@ -275,21 +334,41 @@ engine_host::~engine_host() {
     }
 }
 
-std::shared_ptr<runner_connection> engine_host::conn() const {
+std::shared_ptr<runner_connection> engine_host::connection() const {
     std::lock_guard lock(mutex_);
-    return conn_;
+    auto it = runners_.find(normal_runner_);
+    return it == runners_.end() ? nullptr : it->second->conn;
 }
 
-std::shared_ptr<runner_connection> engine_host::connection() const { return conn(); }
+std::size_t engine_host::runner_count() const {
+    std::lock_guard lock(mutex_);
+    return runners_.size();
+}
+
+std::shared_ptr<runner_connection> engine_host::conn_of(const std::string& actor_id) const {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(actor_id);
+    return it == entries_.end() ? nullptr : it->second.conn;
+}
+
+bool engine_host::has_actors_locked(std::optional<std::uint64_t> serial) const {
+    if (!serial) return !entries_.empty();
+    return std::any_of(entries_.begin(), entries_.end(), [&](const auto& e) { return e.second.runner == *serial; });
+}
+
+std::shared_ptr<oneshot<void>> engine_host::idle_waiter(std::optional<std::uint64_t> serial) {
+    auto waiter = oneshot<void>::make();
+    std::lock_guard lock(mutex_);
+    if (!has_actors_locked(serial)) {
+        waiter->set_value();
+    } else {
+        idle_waiters_.emplace_back(serial, waiter);
+    }
+    return waiter;
+}
 
 task<void> engine_host::idle() {
-    std::shared_ptr<oneshot<void>> waiter;
-    {
-        std::lock_guard lock(mutex_);
-        if (entries_.empty()) co_return;
-        waiter = oneshot<void>::make();
-        idle_waiters_.push_back(waiter);
-    }
+    auto waiter = idle_waiter(std::nullopt);
     co_await waiter->wait();
 }
 
@@ -299,33 +378,198 @@ std::size_t engine_host::running_count() const {
                                                   [](const auto& e) { return e.second.state == phase::running; }));
 }
 
-task<void> engine_host::start() {
-    std::shared_ptr<runner_connection> c;
+void engine_host::collect_ended_locked(std::vector<std::shared_ptr<oneshot<void>>>& waiters,
+                                       std::vector<std::function<void()>>& observers) {
+    for (auto it = runners_.begin(); it != runners_.end();) {
+        runner_slot& slot = *it->second;
+        if (!slot.closed || has_actors_locked(slot.serial)) {
+            ++it;
+            continue;
+        }
+        slot.ended = true;
+        for (auto& w : slot.ended_waiters) waiters.push_back(std::move(w));
+        if (slot.observer) observers.push_back(std::move(slot.observer));
+        it = runners_.erase(it);
+    }
+}
+
+void engine_host::after_erase() {
+    std::vector<std::shared_ptr<oneshot<void>>> ready;
+    std::vector<std::function<void()>> observers;
     {
         std::lock_guard lock(mutex_);
-        if (conn_) co_return;
-        auto h = std::make_shared<handler>(weak_from_this());
-        conn_ = runner_connection::create(env_.executor, connection_options_, std::move(h));
-        c = conn_;
+        for (auto it = idle_waiters_.begin(); it != idle_waiters_.end();) {
+            if (has_actors_locked(it->first)) {
+                ++it;
+            } else {
+                ready.push_back(std::move(it->second));
+                it = idle_waiters_.erase(it);
+            }
+        }
+        collect_ended_locked(ready, observers);
     }
-    log_.info("connecting to the engine", {{"endpoint", connection_options_.endpoint},
-                                            {"namespace", connection_options_.namespace_name},
-                                            {"runner", connection_options_.runner_name}});
-    c->start();
-    co_return;
+    for (auto& w : ready) {
+        if (!w->ready()) w->set_value();
+    }
+    for (auto& fn : observers) fn();
+}
+
+// ---- runners --------------------------------------------------------------------------------
+
+std::shared_ptr<engine_host::runner_slot> engine_host::open_runner(runner_connection_options options) {
+    auto slot = std::make_shared<runner_slot>();
+    {
+        std::lock_guard lock(mutex_);
+        slot->serial = next_runner_++;
+    }
+    auto h = std::make_shared<handler>(weak_from_this(), slot->serial);
+    log_.info("connecting to the engine", {{"endpoint", options.endpoint},
+                                           {"namespace", options.namespace_name},
+                                           {"runner", options.runner_name}});
+    slot->conn = runner_connection::create(env_.executor, std::move(options), std::move(h));  // throws on a bad endpoint
+    {
+        std::lock_guard lock(mutex_);
+        runners_[slot->serial] = slot;
+    }
+    slot->conn->start();
+    return slot;
+}
+
+task<void> engine_host::start() {
+    if (options_.serverless) co_return;  // the engine starts runners through GET /start
+    {
+        std::lock_guard lock(mutex_);
+        if (normal_runner_ != 0) co_return;
+        normal_runner_ = next_runner_;  // claimed before the connection exists (start() runs once)
+    }
+    auto slot = open_runner(connection_options_);
+    std::lock_guard lock(mutex_);
+    normal_runner_ = slot->serial;
+}
+
+serverless_host* engine_host::serverless() noexcept { return options_.serverless ? this : nullptr; }
+
+std::shared_ptr<serverless_runner> engine_host::start_serverless_runner(serverless_start_request request) {
+    {
+        std::lock_guard lock(mutex_);
+        if (shutting_down_) {
+            throw rivetkit::error("engine", "shutting_down", "the registry is stopping; it starts no more runners", {},
+                                  true);
+        }
+    }
+    runner_connection_options o = connection_options_;
+    o.endpoint = std::move(request.endpoint);
+    o.token = std::move(request.token);
+    o.namespace_name = std::move(request.namespace_name);
+    o.runner_name = std::move(request.runner_name);
+    o.total_slots = request.total_slots;
+    o.runner_key = random_uuid();  // a runner per request, as RivetKit does
+    o.eviction_ends_runner = true;
+    auto slot = open_runner(std::move(o));
+    return std::make_shared<serverless_handle>(weak_from_this(), slot->serial);
+}
+
+void engine_host::on_connected(std::uint64_t serial, const std::string& runner_id) {
+    std::function<void()> observer;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = runners_.find(serial);
+        if (it == runners_.end()) return;
+        it->second->runner_id = runner_id;
+        observer = it->second->observer;
+    }
+    if (observer) observer();
+}
+
+void engine_host::on_runner_closed(std::uint64_t serial) {
+    {
+        std::lock_guard lock(mutex_);
+        auto it = runners_.find(serial);
+        if (it == runners_.end()) return;
+        it->second->closed = true;
+    }
+    after_erase();
+}
+
+task<void> engine_host::runner_ended(std::uint64_t serial) {
+    auto waiter = oneshot<void>::make();
+    {
+        std::lock_guard lock(mutex_);
+        auto it = runners_.find(serial);
+        if (it == runners_.end()) co_return;
+        it->second->ended_waiters.push_back(waiter);
+    }
+    co_await waiter->wait();
+}
+
+task<void> engine_host::stop_runner(std::uint64_t serial) {
+    std::shared_ptr<runner_connection> c;
+    bool already = false;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = runners_.find(serial);
+        if (it == runners_.end()) co_return;
+        already = it->second->stopping;
+        it->second->stopping = true;
+        c = it->second->conn;
+    }
+    if (already) {
+        // Another stop (shutdown, or the engine's request ending) is under way: wait for it.
+        co_await runner_ended(serial);
+        co_return;
+    }
+    // ToServerStopping; the engine answers with a StopActor per actor. Once they have all
+    // stopped the connection may close.
+    auto drained = idle_waiter(serial);
+    drained->on_ready([c] { c->finish_shutdown(); });
+    co_await c->shutdown(options_.drain_timeout);
+    // Whatever the engine did not stop in time (or could not: the connection is gone) stops here.
+    std::vector<std::pair<std::string, std::uint32_t>> left;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& [id, e] : entries_) {
+            if (e.runner != serial) continue;
+            if (e.state == phase::running) left.emplace_back(id, e.generation);
+            if (e.state == phase::starting) e.stop_after_start = pending_stop{stop_mode::sleep, std::nullopt, stop_report::none};
+        }
+    }
+    for (auto& [id, generation] : left) co_await stop_flow(id, generation, stop_mode::sleep, stop_report::none);
+    co_await runner_ended(serial);
+}
+
+task<void> engine_host::shutdown() {
+    std::vector<std::uint64_t> serials;
+    {
+        std::lock_guard lock(mutex_);
+        shutting_down_ = true;
+        for (const auto& [serial, slot] : runners_) serials.push_back(serial);
+    }
+    // Every runner drains at once.
+    std::vector<std::shared_ptr<oneshot<void>>> done;
+    for (auto serial : serials) {
+        auto d = oneshot<void>::make();
+        done.push_back(d);
+        asio::co_spawn(env_.executor, stop_runner(serial), [d](std::exception_ptr) { d->set_value(); });
+    }
+    for (auto& d : done) co_await d->wait();
+    auto all = idle_waiter(std::nullopt);
+    co_await all->wait();
 }
 
 // ---- commands -------------------------------------------------------------------------------
 
-void engine_host::on_command(const rp::command_wrapper& command) {
+void engine_host::on_command(std::uint64_t serial, const rp::command_wrapper& command) {
     const auto& cp = command.checkpoint;
     if (const auto* start = std::get_if<rp::command_start_actor>(&command.inner)) {
+        std::shared_ptr<runner_connection> c;
         {
             std::lock_guard lock(mutex_);
-            if (shutting_down_) {
+            auto slot = runners_.find(serial);
+            if (shutting_down_ || slot == runners_.end() || slot->second->stopping) {
                 log_.warn("ignoring an actor start during shutdown", {{"actorId", cp.actor_id}});
                 return;
             }
+            c = slot->second->conn;
             auto [it, inserted] = entries_.try_emplace(cp.actor_id);
             if (!inserted && it->second.generation >= cp.generation) {
                 log_.debug("ignoring a start for a generation already seen", {{"actorId", cp.actor_id}});
@@ -334,11 +578,14 @@ void engine_host::on_command(const rp::command_wrapper& command) {
             if (inserted) {
                 it->second.generation = cp.generation;
                 it->second.state = phase::starting;
+                it->second.runner = serial;
+                it->second.conn = c;
                 it->second.started = oneshot<std::shared_ptr<actor_instance>>::make();
             }
             // Otherwise an older generation is still here: start_flow stops it first.
         }
-        asio::co_spawn(env_.executor, start_flow(cp.actor_id, cp.generation, start->config), asio::detached);
+        asio::co_spawn(env_.executor, start_flow(serial, std::move(c), cp.actor_id, cp.generation, start->config),
+                       asio::detached);
         return;
     }
     // CommandStopActor.
@@ -359,7 +606,8 @@ void engine_host::on_command(const rp::command_wrapper& command) {
     }
 }
 
-task<void> engine_host::start_flow(std::string actor_id, std::uint32_t generation, rp::actor_config config) {
+task<void> engine_host::start_flow(std::uint64_t serial, std::shared_ptr<runner_connection> conn, std::string actor_id,
+                                   std::uint32_t generation, rp::actor_config config) {
     // An older generation of the same actor still here (the engine moved on): stop it first.
     for (;;) {
         std::optional<std::uint32_t> stop_old;
@@ -372,6 +620,8 @@ task<void> engine_host::start_flow(std::string actor_id, std::uint32_t generatio
                 entry& e = entries_[actor_id];
                 e.generation = generation;
                 e.state = phase::starting;
+                e.runner = serial;
+                e.conn = conn;
                 e.started = oneshot<std::shared_ptr<actor_instance>>::make();
                 break;
             }
@@ -440,30 +690,25 @@ task<void> engine_host::start_flow(std::string actor_id, std::uint32_t generatio
             e.stop_after_start.reset();
         }
         rp::event_actor_state_update running{rp::actor_state_running{}};
-        send_event(actor_id, generation, running);
+        send_event(conn, actor_id, generation, running);
         started->set_value(inst);
         log_.debug("actor started", {{"actorId", actor_id}, {"generation", std::to_string(generation)}});
-        if (stop_now) run_stop(actor_id, generation, *stop_now);
+        if (stop_now) run_stop(conn, actor_id, generation, *stop_now);
     } catch (...) {
         auto err = std::current_exception();
         const std::string why = describe_exception(err);
         log_.error("actor failed to start", {{"actorId", actor_id}, {"error", why}});
-        std::vector<std::shared_ptr<oneshot<void>>> idle;
         {
             std::lock_guard lock(mutex_);
             auto it = entries_.find(actor_id);
             if (it != entries_.end() && it->second.generation == generation) entries_.erase(it);
-            if (entries_.empty()) {
-                idle.swap(idle_waiters_);
-                if (shutting_down_ && all_stopped_ && !all_stopped_->ready()) idle.push_back(all_stopped_);
-            }
         }
-        for (auto& w : idle) w->set_value();
+        after_erase();
         rp::actor_state_stopped stopped;
         stopped.code = rp::stop_code::error;
         stopped.message = why;
         rp::event_actor_state_update update{stopped};
-        send_event(actor_id, generation, update);
+        send_event(conn, actor_id, generation, update);
         started->set_exception(err);
     }
 }
@@ -475,6 +720,7 @@ void engine_host::begin_stop(const std::string& actor_id, std::uint32_t generati
 task<void> engine_host::stop_flow(std::string actor_id, std::uint32_t generation, stop_mode mode, stop_report report) {
     std::shared_ptr<actor_instance> inst;
     std::shared_ptr<oneshot<void>> stopped;
+    std::shared_ptr<runner_connection> conn;
     {
         std::lock_guard lock(mutex_);
         auto it = entries_.find(actor_id);
@@ -490,6 +736,7 @@ task<void> engine_host::stop_flow(std::string actor_id, std::uint32_t generation
         if (e.alarm) e.alarm->cancel();
         e.alarm.reset();
         inst = e.instance;
+        conn = e.conn;
     }
     try {
         auto stopping = inst->stop(mode);  // named first (GCC 12 rule)
@@ -501,40 +748,40 @@ task<void> engine_host::stop_flow(std::string actor_id, std::uint32_t generation
     // retries a request whose actor stopped, and drops a late answer). The instance has stopped,
     // so what is left only finishes sending.
     co_await http_drained(actor_id);
-    std::shared_ptr<oneshot<void>> drained;
-    std::vector<std::shared_ptr<oneshot<void>>> idle;
     {
         std::lock_guard lock(mutex_);
         auto it = entries_.find(actor_id);
         if (it != entries_.end() && it->second.generation == generation) entries_.erase(it);
-        if (shutting_down_ && entries_.empty()) drained = all_stopped_;
-        if (entries_.empty()) idle.swap(idle_waiters_);
     }
-    for (auto& w : idle) w->set_value();
     if (report == stop_report::stopped) {
         rp::event_actor_state_update update{rp::actor_state_stopped{rp::stop_code::ok, std::nullopt}};
-        send_event(actor_id, generation, update);
+        send_event(conn, actor_id, generation, update);
     }
+    // After the Stopped event: a draining runner may close once its last actor is gone.
+    after_erase();
     stopped->set_value();
-    if (drained && !drained->ready()) drained->set_value();
 }
 
-void engine_host::send_event(const std::string& actor_id, std::uint32_t generation, rp::event ev) {
-    if (auto c = conn()) c->send_event(actor_id, generation, std::move(ev));
+void engine_host::send_event(const std::shared_ptr<runner_connection>& conn, const std::string& actor_id,
+                             std::uint32_t generation, rp::event ev) {
+    if (conn) conn->send_event(actor_id, generation, std::move(ev));
 }
 
-void engine_host::on_runner_gone(const char* why) {
+void engine_host::on_runner_gone(std::uint64_t serial, const char* why) {
     std::vector<std::pair<std::string, std::uint32_t>> running;
     std::vector<std::shared_ptr<tunnel_websocket>> sockets;
     {
         std::lock_guard lock(mutex_);
         for (auto& [id, e] : entries_) {
+            if (e.runner != serial) continue;
             if (e.state == phase::running) running.emplace_back(id, e.generation);
             if (e.state == phase::starting) e.stop_after_start = pending_stop{stop_mode::sleep, std::nullopt, stop_report::none};
         }
-        for (auto& [k, s] : sockets_) sockets.push_back(s);
-        http_in_flight_.clear();
-        streaming_requests_.clear();
+        for (auto& [k, s] : sockets_) {
+            if (k.first == serial) sockets.push_back(s);
+        }
+        std::erase_if(http_in_flight_, [serial](const auto& p) { return p.first.first == serial; });
+        std::erase_if(streaming_requests_, [serial](const auto& p) { return p.first.first == serial; });
     }
     if (!running.empty()) log_.warn("stopping this runner's actors", {{"why", why}, {"count", std::to_string(running.size())}});
     for (auto& s : sockets) s->remote_closed(1011, "ws.tunnel_shutdown");
@@ -554,6 +801,7 @@ void engine_host::start_destroy(const std::string& actor_id) {
 void engine_host::request_stop(const std::string& actor_id, stop_mode mode, rp::actor_intent intent) {
     pending_stop stop{mode, std::move(intent), stop_report::stopped};
     std::uint32_t generation = 0;
+    std::shared_ptr<runner_connection> conn;
     {
         std::lock_guard lock(mutex_);
         auto it = entries_.find(actor_id);
@@ -565,12 +813,14 @@ void engine_host::request_stop(const std::string& actor_id, stop_mode mode, rp::
             return;
         }
         generation = it->second.generation;
+        conn = it->second.conn;
     }
-    run_stop(actor_id, generation, stop);
+    run_stop(conn, actor_id, generation, stop);
 }
 
-void engine_host::run_stop(const std::string& actor_id, std::uint32_t generation, const pending_stop& stop) {
-    if (stop.intent) send_event(actor_id, generation, rp::event_actor_intent{*stop.intent});
+void engine_host::run_stop(const std::shared_ptr<runner_connection>& conn, const std::string& actor_id,
+                           std::uint32_t generation, const pending_stop& stop) {
+    if (stop.intent) send_event(conn, actor_id, generation, rp::event_actor_intent{*stop.intent});
     begin_stop(actor_id, generation, stop.mode, stop.report);
 }
 
@@ -606,12 +856,14 @@ task<void> engine_host::alarm_flow(std::string actor_id, std::uint32_t generatio
 
 task<void> engine_host::set_alarm(std::string actor_id, std::optional<std::int64_t> timestamp_ms) {
     std::uint32_t generation = 0;
+    std::shared_ptr<runner_connection> conn;
     {
         std::lock_guard lock(mutex_);
         auto it = entries_.find(actor_id);
         if (it == entries_.end()) co_return;
         entry& e = it->second;
         generation = e.generation;
+        conn = e.conn;
         if (e.alarm) e.alarm->cancel();
         e.alarm.reset();
         // While stopping only the engine's alarm matters (it wakes the actor when due).
@@ -619,14 +871,14 @@ task<void> engine_host::set_alarm(std::string actor_id, std::optional<std::int64
     }
     // The engine wakes the actor for it if it sleeps by then.
     rp::event_actor_set_alarm ev{timestamp_ms};
-    send_event(actor_id, generation, ev);
+    send_event(conn, actor_id, generation, ev);
 }
 
 // ---- KV -------------------------------------------------------------------------------------
 
 task<std::vector<std::optional<bytes>>> engine_host::kv_get(std::string actor_id, std::vector<bytes> keys) {
-    auto c = conn();
-    if (!c) throw errors::internal("the engine driver is not started");
+    auto c = conn_of(actor_id);
+    if (!c) throw errors::actor_not_found(fmt::format("{} (not running on this runner)", actor_id));
     for (const auto& k : keys) check_key(k);
     std::vector<std::optional<bytes>> out(keys.size());
     for (std::size_t first = 0; first < keys.size(); first += kv_max_keys) {
@@ -647,8 +899,8 @@ task<std::vector<std::optional<bytes>>> engine_host::kv_get(std::string actor_id
 }
 
 task<void> engine_host::kv_put(std::string actor_id, std::vector<kv_entry> entries) {
-    auto c = conn();
-    if (!c) throw errors::internal("the engine driver is not started");
+    auto c = conn_of(actor_id);
+    if (!c) throw errors::actor_not_found(fmt::format("{} (not running on this runner)", actor_id));
     for (const auto& [k, v] : entries) {
         check_key(k);
         if (v.size() > kv_max_value_bytes) {
@@ -678,8 +930,8 @@ task<void> engine_host::kv_put(std::string actor_id, std::vector<kv_entry> entri
 }
 
 task<void> engine_host::kv_delete(std::string actor_id, std::vector<bytes> keys) {
-    auto c = conn();
-    if (!c) throw errors::internal("the engine driver is not started");
+    auto c = conn_of(actor_id);
+    if (!c) throw errors::actor_not_found(fmt::format("{} (not running on this runner)", actor_id));
     for (const auto& k : keys) check_key(k);
     for (std::size_t first = 0; first < keys.size(); first += kv_max_keys) {
         const std::size_t last = std::min(keys.size(), first + kv_max_keys);
@@ -692,8 +944,8 @@ task<void> engine_host::kv_delete(std::string actor_id, std::vector<bytes> keys)
 }
 
 task<std::vector<kv_entry>> engine_host::kv_list_prefix(std::string actor_id, bytes prefix) {
-    auto c = conn();
-    if (!c) throw errors::internal("the engine driver is not started");
+    auto c = conn_of(actor_id);
+    if (!c) throw errors::actor_not_found(fmt::format("{} (not running on this runner)", actor_id));
     check_key(prefix);
     std::vector<kv_entry> out;
     std::optional<bytes> after;  // the last key of the previous page
@@ -811,54 +1063,23 @@ task<std::shared_ptr<actor_instance>> engine_host::load_actor(std::string actor_
     co_return inst;
 }
 
-task<void> engine_host::shutdown() {
-    std::shared_ptr<runner_connection> c;
-    std::shared_ptr<oneshot<void>> drained;
-    {
-        std::lock_guard lock(mutex_);
-        shutting_down_ = true;
-        c = conn_;
-        all_stopped_ = drained = oneshot<void>::make();
-        if (entries_.empty()) drained->set_value();
-    }
-    if (!c) co_return;
-    // ToServerStopping; the engine answers with a StopActor per actor. Once they have all
-    // stopped the connection may close.
-    drained->on_ready([c] { c->finish_shutdown(); });
-    co_await c->shutdown(options_.drain_timeout);
-    // Whatever the engine did not stop in time (or could not: the connection is gone) stops here.
-    std::vector<std::pair<std::string, std::uint32_t>> left;
-    {
-        std::lock_guard lock(mutex_);
-        for (auto& [id, e] : entries_) {
-            if (e.state == phase::running) left.emplace_back(id, e.generation);
-        }
-    }
-    for (auto& [id, generation] : left) co_await stop_flow(id, generation, stop_mode::sleep, stop_report::none);
-    std::vector<std::shared_ptr<oneshot<void>>> stopping;
-    {
-        std::lock_guard lock(mutex_);
-        for (auto& [id, e] : entries_) {
-            if (e.state == phase::stopping && e.stopped) stopping.push_back(e.stopped);
-        }
-    }
-    for (auto& s : stopping) co_await s->wait();
-}
-
 // ---- tunnel ---------------------------------------------------------------------------------
 
-void engine_host::send_tunnel(rp::to_server_tunnel_message message) {
-    if (auto c = conn()) c->send_tunnel_message(std::move(message));
-}
-
-void engine_host::forget_socket(std::uint64_t key) {
+void engine_host::forget_socket(tunnel_key key) {
     std::lock_guard lock(mutex_);
     sockets_.erase(key);
 }
 
-void engine_host::on_tunnel_message(const rp::to_client_tunnel_message& message) {
-    const auto key = request_key(message.message_id);
+void engine_host::on_tunnel_message(std::uint64_t serial, const rp::to_client_tunnel_message& message) {
+    const tunnel_key key{serial, request_key(message.message_id)};
     const auto& kind = message.message_kind;
+    std::shared_ptr<runner_connection> conn;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = runners_.find(serial);
+        if (it == runners_.end()) return;
+        conn = it->second->conn;
+    }
     if (const auto* start = std::get_if<rp::to_client_request_start>(&kind)) {
         auto request = make_request(start->method, start->path, start->headers);
         if (start->body) request.body = to_string(*start->body);
@@ -872,7 +1093,8 @@ void engine_host::on_tunnel_message(const rp::to_client_tunnel_message& message)
             http_in_flight_[key] = false;
             http_begin_locked(start->actor_id);
         }
-        asio::co_spawn(env_.executor, serve_http(message.message_id, start->actor_id, std::move(request)), asio::detached);
+        asio::co_spawn(env_.executor, serve_http(conn, serial, message.message_id, start->actor_id, std::move(request)),
+                       asio::detached);
     } else if (const auto* chunk = std::get_if<rp::to_client_request_chunk>(&kind)) {
         std::optional<pending_http> complete;
         {
@@ -889,7 +1111,8 @@ void engine_host::on_tunnel_message(const rp::to_client_tunnel_message& message)
         }
         if (complete) {
             asio::co_spawn(env_.executor,
-                           serve_http(message.message_id, std::move(complete->actor_id), std::move(complete->request)),
+                           serve_http(conn, serial, message.message_id, std::move(complete->actor_id),
+                                      std::move(complete->request)),
                            asio::detached);
         }
     } else if (std::holds_alternative<rp::to_client_request_abort>(kind)) {
@@ -897,7 +1120,8 @@ void engine_host::on_tunnel_message(const rp::to_client_tunnel_message& message)
         streaming_requests_.erase(key);
         if (auto it = http_in_flight_.find(key); it != http_in_flight_.end()) it->second = true;
     } else if (const auto* open = std::get_if<rp::to_client_web_socket_open>(&kind)) {
-        auto socket = std::make_shared<tunnel_websocket>(weak_from_this(), message.message_id, env_.executor);
+        auto socket =
+            std::make_shared<tunnel_websocket>(weak_from_this(), conn, serial, message.message_id, env_.executor);
         {
             std::lock_guard lock(mutex_);
             sockets_[key] = socket;
@@ -921,8 +1145,9 @@ void engine_host::on_tunnel_message(const rp::to_client_tunnel_message& message)
     }
 }
 
-task<void> engine_host::serve_http(rp::message_id id, std::string actor_id, http_request request) {
-    const auto key = request_key(id);
+task<void> engine_host::serve_http(std::shared_ptr<runner_connection> conn, std::uint64_t serial, rp::message_id id,
+                                   std::string actor_id, http_request request) {
+    const tunnel_key key{serial, request_key(id)};
     http_response res;
     try {
         auto inst = co_await find_running(actor_id);
@@ -953,7 +1178,7 @@ task<void> engine_host::serve_http(rp::message_id id, std::string actor_id, http
             http_in_flight_.erase(it);
         }
     }
-    if (!aborted) send_tunnel(tunnel_message(id, 0, response_start(std::move(res))));
+    if (!aborted) conn->send_tunnel_message(tunnel_message(id, 0, response_start(std::move(res))));
     http_end(actor_id);
 }
 
@@ -1025,7 +1250,9 @@ driver_factory make_engine_driver(runner_connection_options connection, host_opt
 namespace rivetkit::drivers {
 
 driver_factory engine(engine_options options) {
-    return rivetkit::engine::make_engine_driver(rivetkit::engine::connection_options_from(options));
+    rivetkit::engine::host_options host;
+    host.serverless = options.kind == runner_kind::serverless;
+    return rivetkit::engine::make_engine_driver(rivetkit::engine::connection_options_from(options), std::move(host));
 }
 
 }  // namespace rivetkit::drivers

@@ -213,7 +213,11 @@ task<void> runner_connection::run(std::shared_ptr<runner_connection> self) {
             break;
         }
         if (is_eviction(reason)) {
-            log_.warn("evicted by the engine, not reconnecting", {{"reason", reason}});
+            if (options_.eviction_ends_runner) {
+                log_.info("the engine ended this runner", {{"reason", reason}});
+            } else {
+                log_.warn("evicted by the engine, not reconnecting", {{"reason", reason}});
+            }
             finish(runner_close_reason::evicted, reason);
             co_return;
         }

@@ -105,6 +105,9 @@ struct runner_connection_options {
     /// the engine's replay short). Otherwise acks are collected and sent this often (RivetKit's
     /// TS runner: 5 minutes); tests use a long interval to make the engine replay.
     std::chrono::milliseconds command_ack_interval{0};
+    /// An eviction is how the engine normally ends this runner (serverless: after a drain), so
+    /// it is logged at info level instead of as a warning.
+    bool eviction_ends_runner = false;
     /// Largest message accepted from the engine.
     std::size_t max_message_bytes = 64u << 20;
 
