@@ -1,12 +1,17 @@
 // A runner for a Rivet Engine: the registry runs the `counter` actors the engine assigns to it
-// and keeps their state in the engine. No HTTP server of its own: clients reach the actors
-// through the engine's gateway (e.g. `client_cli --endpoint <engine> call counter k increment 1`).
+// and keeps their state in the engine. Clients reach the actors through the engine's gateway
+// (e.g. `client_cli --endpoint <engine> call counter k increment 1`).
 //
 //   RIVET_ENGINE=http://127.0.0.1:6420 ./engine_runner
+//       a normal runner: connects to the engine itself, no HTTP server of its own
+//   RIVET_RUNNER_KIND=serverless PORT=8080 ./engine_runner
+//       serverless: serves GET /api/rivet/start and /api/rivet/metadata; the engine (its runner
+//       config points at http://<host>:8080/api/rivet) starts runners through it on demand
 //
 // Settings come from the environment (RIVET_ENGINE / RIVET_ENDPOINT, RIVET_NAMESPACE,
-// RIVET_TOKEN, RIVET_RUNNER, RIVET_RUNNER_KEY, RIVET_TOTAL_SLOTS). SIGINT / SIGTERM drain the
-// runner: the engine stops its actors (they sleep and start elsewhere on demand), then it exits.
+// RIVET_TOKEN, RIVET_RUNNER, RIVET_RUNNER_KEY, RIVET_TOTAL_SLOTS, RIVET_RUNNER_KIND; HOST and
+// PORT for the serverless server). SIGINT / SIGTERM drain the runners: the engine stops their
+// actors (they sleep and start elsewhere on demand), then the program exits.
 
 #include <csignal>
 #include <cstdint>
@@ -35,9 +40,22 @@ const auto counter = rivetkit::actor<counter_state>()
 
 int main() {
     try {
+        const auto options = rivetkit::drivers::engine_options::from_env();  // RIVET_* variables
+        const bool serverless = options.kind == rivetkit::drivers::runner_kind::serverless;
         rivetkit::registry_config config;
-        config.driver = rivetkit::drivers::engine();  // RIVET_* variables, defaults otherwise
+        config.driver = rivetkit::drivers::engine(options);
         auto registry = rivetkit::setup({{"counter", counter}}, std::move(config));
+
+        if (serverless) {
+            rivetkit::server_options server;
+            server.port = 8080;            // PORT overrides it
+            server.handle_signals = true;  // serve() returns, drained, on SIGINT / SIGTERM
+            server.on_listening = [](std::uint16_t port) { std::cout << "listening on " << port << std::endl; };
+            registry.serve(std::move(server));
+            std::cout << "server stopped" << std::endl;
+            return 0;
+        }
+
         registry.start_runner();
         std::cout << "runner started" << std::endl;
 

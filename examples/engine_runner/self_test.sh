@@ -2,7 +2,8 @@
 # The engine_runner example end to end against the fake Rivet Engine (tests/engine/fake_engine):
 # the runner hosts `counter` actors, client_cli reaches them through the engine (REST PUT /actors,
 # then the gateway), SIGTERM drains the runner (the actor sleeps, its state stays in the engine's
-# KV), and a second runner process picks the actor up with its state.
+# KV), a second runner process picks the actor up with its state, and the same program in
+# serverless mode runs it on a runner the engine starts through GET /start.
 #   self_test.sh <engine_runner> <client_cli> <fake engine directory>
 set -euo pipefail
 runner_bin="$1"
@@ -77,4 +78,32 @@ echo "ok: drained, the actor sleeps"
 # Another runner process wakes it with the state kept in the engine.
 start_runner second
 expect 7 "$cli" --endpoint "$engine" call counter k getCount
+kill -TERM "$runner"
+wait "$runner" || fail "the second runner exited with status $?"
+
+# Serverless: the program serves /api/rivet/start; the engine's pool starts a runner through it
+# when the sleeping actor is called, and the actor wakes there with its state.
+mkfifo "$work/serverless.out"
+RIVET_RUNNER_KIND=serverless PORT=0 "$runner_bin" >"$work/serverless.out" 2>"$work/serverless.log" &
+server=$!
+pids+=("$server")
+exec 5<"$work/serverless.out"
+IFS= read -r -t 30 line <&5 || fail "the serverless server did not start"
+[[ "$line" =~ ^listening\ on\ ([0-9]+)$ ]] || fail "the serverless server printed '$line'"
+sport="${BASH_REMATCH[1]}"
+curl -sf "http://127.0.0.1:$sport/api/rivet/metadata" | grep -q '"serverless"' || fail "/metadata is not serverless"
+curl -sf -X PUT "$engine/__fake/serverless/default" -H 'content-type: application/json' \
+  -d "{\"url\":\"http://127.0.0.1:$sport/api/rivet\"}" >/dev/null || fail "configuring the serverless pool failed"
+expect 8 "$cli" --endpoint "$engine" call counter k increment 1
+inits=$(curl -sf "$engine/__fake/messages?dir=fromServerless")
+[[ "$inits" == *ToServerlessServerInit* ]] || fail "no runner was started through /start: $inits"
+echo "ok: the actor ran on a serverless runner"
+
+# SIGTERM: serve() returns once the runners have drained.
+kill -TERM "$server"
+wait "$server" || fail "the serverless server exited with status $?"
+IFS= read -r -t 30 line <&5 || fail "no output after SIGTERM"
+[[ "$line" == "server stopped" ]] || fail "after SIGTERM the serverless server printed '$line'"
+state=$(curl -sf "$engine/__fake/actors?name=counter")
+[[ "$state" == *'"state":"sleeping"'* ]] || fail "the actor is not asleep after the drain: $state"
 echo "engine_runner self-test passed"

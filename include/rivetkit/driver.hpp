@@ -26,6 +26,7 @@
 namespace rivetkit {
 
 class actor_instance;
+class client;
 class registry_core;
 
 namespace sql {
@@ -168,6 +169,10 @@ public:
     virtual task<void> shutdown() = 0;
     /// "Memory", "File System", ... for banners and /metadata.
     [[nodiscard]] virtual std::string display_name() const = 0;
+    /// The client registry.client() and c.client() return. nullptr (the default): a client in
+    /// process, over this registry's own actors. The engine driver returns a remote client of
+    /// the engine, since the engine, not this process, creates actors and knows where they run.
+    [[nodiscard]] virtual std::shared_ptr<client> make_client() { return nullptr; }
     /// The engine driver: its runners are started by the engine's serverless pool through the
     /// registry's server (listen()/serve()), which then serves only the serverless routes.
     /// nullptr (the default) for drivers that run actors themselves.

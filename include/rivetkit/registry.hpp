@@ -57,7 +57,8 @@ struct server_options {
     std::string host = "127.0.0.1";
     /// The port; the environment variable PORT overrides it when set. 0 picks a free port.
     std::uint16_t port = 6420;
-    /// The path prefix of every route ("/" for none).
+    /// The path prefix of every route ("/" for none). With a serverless engine driver and "/",
+    /// the engine's routes answer both at /start and at /api/rivet/start.
     std::string base_path = "/";
     std::size_t max_incoming_message_bytes = 64 * 1024;
     std::size_t max_outgoing_message_bytes = 1024 * 1024;
@@ -88,16 +89,21 @@ public:
     /// Runs the registry as a runner of a Rivet Engine: starts the io threads, which connect to
     /// the engine and run the actors it assigns; returns at once. Opens no HTTP server. Needs
     /// the engine driver (`registry_config::driver = rivetkit::drivers::engine()`, from
-    /// rivetkit/drivers/engine.hpp); throws std::logic_error with any other driver.
+    /// rivetkit/drivers/engine.hpp) with runner kind normal; throws std::logic_error with any
+    /// other driver, and with a serverless one (serve that with listen()/serve()).
     void start_runner();
     /// Starts the registry if needed and serves it over HTTP/WebSocket (manager API, gateway,
     /// actors) on the io threads; returns the port it listens on. Throws std::system_error
-    /// when the address cannot be bound. The server closes when the registry stops.
+    /// when the address cannot be bound. The server closes when the registry stops. With a
+    /// serverless engine driver it serves the engine's routes instead (GET /start, /metadata;
+    /// docs/engine.md); with a normal engine driver it throws std::logic_error.
     std::uint16_t listen(server_options options = {});
     /// listen(), then blocks until the registry is stopped (stop() from another thread, or a
     /// signal with options.handle_signals).
     void serve(server_options options = {});
-    /// The registry's routing as a handler to mount in another HTTP server.
+    /// The registry's routing as a handler to mount in another HTTP server. With a normal engine
+    /// driver it throws std::logic_error; with a serverless one it serves /metadata and
+    /// /health, but not /start, which needs the event stream of listen()/serve().
     [[nodiscard]] rivetkit::handler handler(handler_options options = {});
     /// The executor of the registry's io threads (for servers and timers of your own).
     [[nodiscard]] asio::any_io_executor executor();

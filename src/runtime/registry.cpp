@@ -87,6 +87,7 @@ std::shared_ptr<actor_instance> registry_core::make_instance(const actor_record&
 
 std::shared_ptr<rivetkit::client> registry_core::shared_client() {
     std::lock_guard lock(client_mutex_);
+    if (!client_) client_ = manager().make_client();
     if (!client_) client_ = std::make_shared<rivetkit::client>(std::make_shared<detail::inprocess_transport>(*this));
     return client_;
 }

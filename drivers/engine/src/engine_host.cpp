@@ -20,6 +20,7 @@
 #include "common/base64.hpp"
 #include "protocol/client_protocol.hpp"
 #include "rivetkit/ids.hpp"
+#include "rivetkit/client.hpp"
 #include "rivetkit/detail/instance.hpp"
 #include "rivetkit/detail/registry_core.hpp"
 #include "rivetkit/drivers/engine.hpp"
@@ -279,6 +280,11 @@ private:
 class engine_host::serverless_handle final : public serverless_runner {
 public:
     serverless_handle(std::weak_ptr<engine_host> host, std::uint64_t serial) : host_(std::move(host)), serial_(serial) {}
+    /// The request is over (normally after the runner ended): a runner still going, e.g. when
+    /// the response never started streaming, stops.
+    ~serverless_handle() override { stop(); }
+    serverless_handle(const serverless_handle&) = delete;
+    serverless_handle& operator=(const serverless_handle&) = delete;
 
     [[nodiscard]] std::optional<std::string> init_payload() const override {
         std::string runner_id;
@@ -445,6 +451,15 @@ task<void> engine_host::start() {
     auto slot = open_runner(connection_options_);
     std::lock_guard lock(mutex_);
     normal_runner_ = slot->serial;
+}
+
+std::shared_ptr<client> engine_host::make_client() {
+    client_options o;
+    o.endpoint = connection_options_.endpoint;
+    o.token = connection_options_.token;
+    o.namespace_name = connection_options_.namespace_name;
+    o.runner_name = connection_options_.runner_name;  // actors it creates run on this pool
+    return std::make_shared<client>(create_client(std::move(o)));
 }
 
 serverless_host* engine_host::serverless() noexcept { return options_.serverless ? this : nullptr; }
@@ -1018,13 +1033,13 @@ task<std::optional<actor_record>> engine_host::get_with_key(std::string name, ac
 task<actor_record> engine_host::get_or_create_with_key(create_request request) {
     (void)request;
     throw errors::unsupported(
-        "the engine creates actors: use rivetkit::create_client with the engine's endpoint (or its REST API)");
+        "the engine creates actors: use registry.client() or c.client() (clients of the engine)");
 }
 
 task<actor_record> engine_host::create_actor(create_request request) {
     (void)request;
     throw errors::unsupported(
-        "the engine creates actors: use rivetkit::create_client with the engine's endpoint (or its REST API)");
+        "the engine creates actors: use registry.client() or c.client() (clients of the engine)");
 }
 
 task<std::vector<actor_record>> engine_host::list_actors(std::string name) {

@@ -87,6 +87,8 @@ public:
     /// Drains and closes every runner.
     task<void> shutdown() override;
     [[nodiscard]] std::string display_name() const override { return "Engine"; }
+    /// A remote client of the engine (this runner's endpoint, token, namespace and runner name).
+    [[nodiscard]] std::shared_ptr<client> make_client() override;
     /// This host in serverless mode, else nullptr.
     [[nodiscard]] serverless_host* serverless() noexcept override;
 

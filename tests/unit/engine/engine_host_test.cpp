@@ -40,6 +40,13 @@ const auto counter = rivetkit::actor<counter_state>()
                          .action<"incrementLater">([](auto& c, std::int64_t delay_ms, std::int64_t by) {
                              c.schedule().after(delay_ms, "increment", by);
                          })
+                         // Another actor through c.client(): a client of the engine.
+                         .action<"incrementOther">(
+                             [](auto& c, std::string key, std::int64_t by) -> rivetkit::task<value> {
+                                 auto other = c.client().get_or_create("counter", rivetkit::actor_key{key});
+                                 auto call = other.async_call("increment", by);
+                                 co_return co_await std::move(call);
+                             })
                          .on_request([](auto& c, const rivetkit::http_request& req) {
                              return rivetkit::http_response::text(
                                  req.method + " " + req.path + "?" + req.query + " " + req.body + " count=" +
@@ -306,4 +313,21 @@ TEST_CASE("engine driver: a second runner with the same key takes over and the f
     CHECK(second_host.running_count() == 1);
     (void)id;
     second.stop();
+}
+
+TEST_CASE("engine driver: registry.client() and c.client() create and reach actors through the engine",
+          "[engine][host]") {
+    ENGINE_TEST_REQUIRE_FAKE();
+    runner_fixture f;
+    // get_or_create goes to the engine's REST API; the engine starts the actor on this runner.
+    auto h = f.reg->client().get_or_create("counter", rivetkit::actor_key{"from-registry"});
+    CHECK(h.call("increment", 2) == value(2));
+    const std::string id = h.resolve();
+    auto actor = f.fake.call("GET", "/__fake/actors/" + id)["actor"];
+    CHECK(actor["runnerId"] == f.runner["runnerId"]);
+    // From inside an actor: a second actor, created through the engine as well.
+    CHECK(h.call("incrementOther", "other", 5) == value(5));
+    auto others = f.fake.call("GET", "/__fake/actors?name=counter")["actors"];
+    CHECK(others.size() == 2);
+    CHECK(f.reg->client().get_or_create("counter", rivetkit::actor_key{"other"}).call("getCount") == value(5));
 }

@@ -20,7 +20,8 @@ namespace rivetkit::drivers {
 enum class runner_kind {
     /// A long-running process that connects to the engine by itself (`registry.start_runner()`).
     normal,
-    /// Started per request by the engine through `GET /api/rivet/start` (§6).
+    /// Started per request by the engine through `GET /start` on the registry's server
+    /// (`registry.serve()` / `listen()`; §6, docs/engine.md "Serverless").
     serverless,
 };
 
@@ -63,8 +64,9 @@ struct engine_options {
     [[nodiscard]] static engine_options from_env(const env_lookup& lookup);
 };
 
-/// The engine driver: the registry runs the actors a Rivet Engine assigns to it, as one runner
-/// (runner protocol v5). Use it with registry::start_runner():
+/// The engine driver: the registry runs the actors a Rivet Engine assigns to it (runner protocol
+/// v5): as one runner with registry::start_runner(), or, with runner_kind::serverless, as the
+/// runners the engine starts through registry::serve(). A normal runner:
 ///
 ///   auto reg = rivetkit::setup({{"counter", counter}},
 ///                              {.driver = rivetkit::drivers::engine()});  // RIVET_* variables
