@@ -53,6 +53,18 @@ start_runner() {  # start_runner <name>: starts engine_runner, waits for its "ru
     -d "{\"key\":\"$1\",\"connected\":true,\"timeoutMs\":10000}" >/dev/null || fail "$1 did not connect"
 }
 
+# stop_and_check <pid> <fd> <last line>: SIGTERM, exit 0, the line printed after the drain, and
+# the actor asleep with its state in the engine.
+stop_and_check() {
+  kill -TERM "$1"
+  wait "$1" || fail "process $1 exited with status $?"
+  IFS= read -r -t 30 line <&"$2" || fail "no output from process $1 after SIGTERM"
+  [[ "$line" == "$3" ]] || fail "after SIGTERM process $1 printed '$line'"
+  local state
+  state=$(curl -sf "$engine/__fake/actors?name=counter")
+  [[ "$state" == *'"state":"sleeping"'* ]] || fail "the actor is not asleep after the drain: $state"
+}
+
 expect() {  # expect <wanted output> <command...>
   local want="$1"
   shift
@@ -67,19 +79,13 @@ expect 5 "$cli" --endpoint "$engine" call counter k increment 5
 expect 7 "$cli" --endpoint "$engine" call counter k increment 2
 
 # SIGTERM: the runner drains (the engine stops the actor: it sleeps) and exits 0.
-kill -TERM "$runner"
-wait "$runner" || fail "the runner exited with status $?"
-IFS= read -r -t 30 line <&4 || fail "no output after SIGTERM"
-[[ "$line" == "runner stopped" ]] || fail "after SIGTERM the runner printed '$line'"
-state=$(curl -sf "$engine/__fake/actors?name=counter")
-[[ "$state" == *'"state":"sleeping"'* ]] || fail "the actor is not asleep after the drain: $state"
+stop_and_check "$runner" 4 "runner stopped"
 echo "ok: drained, the actor sleeps"
 
 # Another runner process wakes it with the state kept in the engine.
 start_runner second
 expect 7 "$cli" --endpoint "$engine" call counter k getCount
-kill -TERM "$runner"
-wait "$runner" || fail "the second runner exited with status $?"
+stop_and_check "$runner" 4 "runner stopped"
 
 # Serverless: the program serves /api/rivet/start; the engine's pool starts a runner through it
 # when the sleeping actor is called, and the actor wakes there with its state.
@@ -100,10 +106,5 @@ inits=$(curl -sf "$engine/__fake/messages?dir=fromServerless")
 echo "ok: the actor ran on a serverless runner"
 
 # SIGTERM: serve() returns once the runners have drained.
-kill -TERM "$server"
-wait "$server" || fail "the serverless server exited with status $?"
-IFS= read -r -t 30 line <&5 || fail "no output after SIGTERM"
-[[ "$line" == "server stopped" ]] || fail "after SIGTERM the serverless server printed '$line'"
-state=$(curl -sf "$engine/__fake/actors?name=counter")
-[[ "$state" == *'"state":"sleeping"'* ]] || fail "the actor is not asleep after the drain: $state"
+stop_and_check "$server" 5 "server stopped"
 echo "engine_runner self-test passed"

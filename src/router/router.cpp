@@ -583,19 +583,8 @@ task<http_response> router::route_manager(const std::string& full_path, http_req
     const std::string& method = request.method;
     if (method == "GET" || method == "HEAD") {
         if (path == "/") co_return text_response(server_text);
-        if (path == "/health") {
-            ojson body = {{"status", "ok"}, {"runtime", "rivetkit"}, {"version", compatible_version}};
-            co_return json_response(body);
-        }
-        if (path == "/metadata") {
-            ojson names = ojson::object();
-            for (const auto& n : core_->actor_names()) names[n] = {{"metadata", ojson::object()}};
-            ojson body = {{"runtime", "rivetkit"},
-                          {"version", compatible_version},
-                          {"runner", {{"kind", {{"normal", ojson::object()}}}}},
-                          {"actorNames", names}};
-            co_return json_response(body);
-        }
+        if (path == "/health") co_return health_response();
+        if (path == "/metadata") co_return metadata_response("normal");
         if (path == "/actors/names") {
             auto params = parse_query(request.query);
             if (!find_param(params, "namespace")) co_return zod_error("namespace", "string");
@@ -706,24 +695,28 @@ http_response router::route_serverless(const std::string& path, const http_reque
     auto route = serverless_route(base_path_, path);
     if (!route || (request.method != "GET" && request.method != "HEAD")) return not_found_response();
     if (*route == "/") return text_response(server_text);
-    if (*route == "/health") {
-        ojson body = {{"status", "ok"}, {"runtime", "rivetkit"}, {"version", compatible_version}};
-        return json_response(body);
-    }
-    if (*route == "/metadata") {
-        ojson names = ojson::object();
-        for (const auto& n : core_->actor_names()) names[n] = {{"metadata", ojson::object()}};
-        ojson body = {{"runtime", "rivetkit"},
-                      {"version", compatible_version},
-                      {"runner", {{"kind", {{"serverless", ojson::object()}}}}},
-                      {"actorNames", names}};
-        return json_response(body);
-    }
+    if (*route == "/health") return health_response();
+    if (*route == "/metadata") return metadata_response("serverless");
     // GET /start streams (handle()); the public handler has no streaming replies.
     auto err = rivetkit::error("request", "streaming_unsupported",
                                "GET /start answers with an event stream, which registry.handler() cannot send; "
                                "serve the serverless routes with registry.listen() or registry.serve()");
     return error_response(to_client_error(err), protocol::encoding::json);
+}
+
+http_response router::health_response() {
+    ojson body = {{"status", "ok"}, {"runtime", "rivetkit"}, {"version", compatible_version}};
+    return json_response(body);
+}
+
+http_response router::metadata_response(std::string_view runner_kind) {
+    ojson names = ojson::object();
+    for (const auto& n : core_->actor_names()) names[n] = {{"metadata", ojson::object()}};
+    ojson body = {{"runtime", "rivetkit"},
+                  {"version", compatible_version},
+                  {"runner", {{"kind", {{std::string(runner_kind), ojson::object()}}}}},
+                  {"actorNames", names}};
+    return json_response(body);
 }
 
 task<net::upgrade_reply> router::upgrade(http_request request) {

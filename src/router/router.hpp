@@ -59,6 +59,9 @@ private:
     task<http_response> route_manager(const std::string& path, http_request request);
     /// With a serverless driver: GET /, /health, /metadata (GET /start is handle()'s).
     http_response route_serverless(const std::string& path, const http_request& request);
+    static http_response health_response();
+    /// GET /metadata; `runner_kind` "normal" or "serverless".
+    http_response metadata_response(std::string_view runner_kind);
     task<http_response> action(actor_target target, std::string name, http_request request);
     task<http_response> raw_request(actor_target target, std::string path, http_request request);
     task<http_response> list_actors(const http_request& request);

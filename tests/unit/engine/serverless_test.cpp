@@ -117,6 +117,15 @@ private:
     asio::streambuf buf_;
 };
 
+/// The headers the engine sends with GET /start.
+rivetkit::http_headers start_headers(const std::string& endpoint, const std::string& slots,
+                                     const std::string& runner_name = "default") {
+    return {{"x-rivet-endpoint", endpoint},
+            {"x-rivet-total-slots", slots},
+            {"x-rivet-runner-name", runner_name},
+            {"x-rivet-namespace-name", "default"}};
+}
+
 json error_body(const rivetkit::http_response& r) {
     INFO(r.status << " " << r.body);
     return json::parse(r.body);
@@ -179,10 +188,7 @@ TEST_CASE("serverless: GET /start streams the init packet and pings, and an abor
     io_thread io;
     fake_engine fake(io, {{"FAKE_ENGINE_PING_INTERVAL_MS", "500"}});
     serverless_server server;
-    start_stream stream(server.port, {{"x-rivet-endpoint", fake.endpoint()},
-                                      {"x-rivet-total-slots", "3"},
-                                      {"x-rivet-runner-name", "manual"},
-                                      {"x-rivet-namespace-name", "default"}});
+    start_stream stream(server.port, start_headers(fake.endpoint(), "3", "manual"));
     CHECK(stream.status_line.starts_with("HTTP/1.1 200"));
     CHECK_THAT(stream.head, Catch::Contains("text/event-stream"));
     CHECK_THAT(stream.head, Catch::Contains("no-cache"));
@@ -237,19 +243,11 @@ TEST_CASE("serverless: the server answers only the routes of the engine, and che
     CHECK(e["code"] == "invalid");
     CHECK(e["message"] == "x-rivet-endpoint header is required");
 
-    rivetkit::http_headers bad_slots{{"x-rivet-endpoint", "http://127.0.0.1:1"},
-                                     {"x-rivet-total-slots", "0"},
-                                     {"x-rivet-runner-name", "default"},
-                                     {"x-rivet-namespace-name", "default"}};
-    auto slots = server.get(io, "/api/rivet/start", bad_slots);
+    auto slots = server.get(io, "/api/rivet/start", start_headers("http://127.0.0.1:1", "0"));
     CHECK(slots.status == 400);
     CHECK_THAT(error_body(slots)["message"].get<std::string>(), Catch::Contains("x-rivet-total-slots"));
 
-    rivetkit::http_headers bad_endpoint{{"x-rivet-endpoint", "not a url"},
-                                        {"x-rivet-total-slots", "1"},
-                                        {"x-rivet-runner-name", "default"},
-                                        {"x-rivet-namespace-name", "default"}};
-    auto endpoint = server.get(io, "/api/rivet/start", bad_endpoint);
+    auto endpoint = server.get(io, "/api/rivet/start", start_headers("not a url", "1"));
     CHECK(endpoint.status == 400);
     CHECK_THAT(error_body(endpoint)["message"].get<std::string>(), Catch::Contains("not a url"));
 
