@@ -268,7 +268,6 @@ value http_conn_params(const http_request& req) {
     return parse_params_json(latin1_to_utf8(*h));
 }
 
-
 // ---- serverless (engine-protocol.md §6) ----------------------------------------------------
 
 /// The serverless route a stripped path names ("/start", "/metadata", "/health", "/"), or
@@ -309,9 +308,6 @@ serverless_start_request parse_serverless_start(const http_request& request) {
     return out;
 }
 
-/// The body of GET /start: the init packet once the runner is connected, then a ping every
-/// second until the runner ends. When the engine goes away first, the runner stops gracefully
-/// (its actors sleep) and the stream waits for that, as RivetKit does.
 constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// Waits for the timer (expired or cancelled).
@@ -320,6 +316,9 @@ task<void> wait_timer(asio::steady_timer& timer) {
     (void)ec;
 }
 
+/// The body of GET /start: the init packet once the runner is connected, then a ping every
+/// second until the runner ends. When the engine goes away first, the runner stops gracefully
+/// (its actors sleep) and the stream waits for that, as RivetKit does.
 task<void> stream_serverless_runner(net::sse_writer& writer, std::shared_ptr<serverless_runner> runner) {
     auto executor = co_await asio::this_coro::executor;  // the connection's strand
     auto wake = std::make_shared<asio::steady_timer>(executor);
@@ -687,7 +686,7 @@ task<http_response> router::delete_actor(std::string actor_id) {
     co_return json_response(ojson::object());
 }
 
-// ---- WebSocket upgrades ---------------------------------------------------------------------
+// ---- serverless routes, /health and /metadata -----------------------------------------------
 
 http_response router::route_serverless(const std::string& path, const http_request& request) {
     // Serverless: the engine reaches the actors through its runners; this server answers only
@@ -718,6 +717,8 @@ http_response router::metadata_response(std::string_view runner_kind) {
                   {"actorNames", names}};
     return json_response(body);
 }
+
+// ---- WebSocket upgrades ---------------------------------------------------------------------
 
 task<net::upgrade_reply> router::upgrade(http_request request) {
     net::upgrade_reply reply;

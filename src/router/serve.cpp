@@ -44,10 +44,6 @@ void apply_environment(server_options& o) {
     }
 }
 
-}  // namespace
-
-namespace {
-
 /// The engine driver serves HTTP only in serverless mode (the engine's GET /start).
 void check_servable(registry_core& core, const char* what) {
     if (core.driver_name() == "engine" && core.manager().serverless() == nullptr) {
