@@ -119,8 +119,6 @@ private:
 /// The path of a logged tunnel message (ToClientRequestStart / ToClientWebSocketOpen).
 std::string tunnel_path(const json& message) { return message["msg"]["val"]["messageKind"]["val"]["path"].get<std::string>(); }
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
 }  // namespace
 
 TEST_CASE("client through an engine: get_or_create, actions over HTTP, get by key and by id, create",
@@ -152,7 +150,7 @@ TEST_CASE("client through an engine: get_or_create, actions over HTTP, get by ke
     const json requests = env.tunnel_messages("ToClientRequestStart");
     REQUIRE(requests.size() >= 2);
     for (const auto& m : requests) {
-        CHECK(starts_with(tunnel_path(m), "/action/"));
+        CHECK(tunnel_path(m).starts_with("/action/"));
         CHECK(m["msg"]["val"]["messageKind"]["val"]["headers"]["x-rivet-token"] == o.token);
     }
 
@@ -227,7 +225,7 @@ TEST_CASE("client through an engine: a connection over the gateway WebSocket get
     // Each connection was a WebSocket the gateway opened to RivetKit's /connect.
     const json opens = env.tunnel_messages("ToClientWebSocketOpen");
     REQUIRE(opens.size() == 3);
-    for (const auto& m : opens) CHECK(starts_with(tunnel_path(m), "/connect"));
+    for (const auto& m : opens) CHECK(tunnel_path(m).starts_with("/connect"));
 }
 
 TEST_CASE("client through an engine: raw HTTP and raw WebSockets reach the actor through the gateway",
