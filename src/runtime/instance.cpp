@@ -109,7 +109,7 @@ actor_instance::actor_instance(init in)
       region_(in.registry != nullptr && in.region == in.registry->settings().default_region
                   ? nullptr
                   : std::make_unique<const std::string>(std::move(in.region))),
-      def_(std::move(in.definition)),
+      def_(in.definition.get()),
       driver_(in.driver),
       clock_(in.clock.get()),
       strand_(asio::make_strand(in.executor)),

@@ -283,7 +283,7 @@ private:
     std::string name_;
     actor_key key_;
     std::unique_ptr<const std::string> region_;  // only when it is not the registry's default
-    std::shared_ptr<const detail::definition_base> def_;
+    const detail::definition_base* def_;  // the registry's (init.definition), which outlives its instances
     actor_driver* driver_;
     rivetkit::clock* clock_;  // the registry's (init.clock), which outlives its instances
     strand_type strand_;
