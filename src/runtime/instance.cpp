@@ -75,6 +75,7 @@ actor_instance::actor_instance(init in)
 actor_instance::~actor_instance() {
     if (sleep_timer_) sleep_timer_->cancel();
     if (save_timer_) save_timer_->cancel();
+    if (hib_ && hib_->write_timer) hib_->write_timer->cancel();
     close_database();  // an instance that never stopped (its start failed)
 }
 
@@ -177,8 +178,10 @@ task<void> actor_instance::start() {
         state_touched_ = false;
         co_await write_persisted();
         if (def_->on_create) co_await def_->on_create(*this);
-    } else if (def_->has_state) {
-        def_->load_state(*behavior_, cbor::decode(state_snapshot_));
+    } else {
+        if (def_->has_state) def_->load_state(*behavior_, cbor::decode(state_snapshot_));
+        // Hibernatable connections come back without on_connect (their sockets stayed open).
+        if (driver_->supports_hibernation()) co_await restore_connections();
     }
     if (def_->has_vars) {
         const std::string_view hook_name = "create_vars";  // (a literal here trips a GCC 12 coroutine bug)
@@ -231,7 +234,14 @@ task<void> actor_instance::stop(stop_mode mode) {
     }
 
     auto conns = conns_;
-    for (auto& [id, c] : conns) disconnect(c, mode == stop_mode::sleep ? "actor sleeping" : "actor destroyed");
+    for (auto& [id, c] : conns) {
+        if (mode == stop_mode::sleep && c->hibernation) {
+            // Its socket hibernates at the gateway (no on_disconnect); the record is written
+            // (and what it covers acknowledged) below, and the connection comes back on wake.
+            if (!c->transport || c->transport->hibernate()) continue;
+        }
+        disconnect(c, mode == stop_mode::sleep ? "actor sleeping" : "actor destroyed");
+    }
 
     // wait_until / run_in_background work, bounded.
     if (!wait_until_.empty()) {
@@ -259,6 +269,17 @@ task<void> actor_instance::stop(stop_mode mode) {
         } catch (...) {
             final_save_error = std::current_exception();
             log_.error("final save failed", {{"error", describe_exception(final_save_error)}});
+        }
+        if (hib_) {
+            try {
+                co_await flush_hibernation();
+            } catch (...) {
+                log_.error("saving hibernating connections failed", {{"error", describe_exception(std::current_exception())}});
+            }
+        }
+        // The hibernated sockets are done with (their handlers hold these connections).
+        for (auto& [id, c] : conns_) {
+            if (c->hibernation) c->transport.reset();
         }
     }
     if (waiting) settle_pending_write(*waiting, final_save_error);
@@ -536,6 +557,7 @@ void actor_instance::connect(const std::shared_ptr<connection>& c) {
     // Deviation from the reference: the connection counts as connected before on_connect runs,
     // so conn.send() works inside on_connect.
     c->connected = true;
+    if (c->hibernation) hibernation_changed(false);
     reset_sleep_timer();
     fire_on_connect(c);
 }
@@ -559,6 +581,13 @@ void actor_instance::disconnect(const std::shared_ptr<connection>& conn, std::st
     c->disconnected = true;
     c->connected = false;
     conns_.erase(c->id);
+    if (c->hibernation) {
+        // Its record goes (written records only; deleting a missing key is harmless).
+        bytes key{2};
+        key.insert(key.end(), c->id.begin(), c->id.end());
+        hibernation().deletes.push_back(std::move(key));
+        hibernation_changed(false);
+    }
     if (c->transport) {
         try {
             c->transport->close(reason);
@@ -640,6 +669,10 @@ void actor_instance::set_subscription(connection& c, std::string event, bool sub
         c.subscriptions.insert(std::move(event));
     } else {
         c.subscriptions.erase(event);
+    }
+    if (c.hibernation) {
+        c.hibernation->record_dirty = true;
+        hibernation_changed(false);
     }
 }
 
