@@ -219,6 +219,9 @@ struct definition_base {
     bool has_vars = false;
     /// on_before_connect or create_conn_state is defined (prepare_conn runs user code).
     bool has_conn_hooks = false;
+    /// The conn state (if any) converts to and from rivetkit::value, so connections can be
+    /// persisted across sleep (hibernatable WebSockets).
+    bool conn_state_serializable = true;
 
     /// A fresh behavior (typed storage) for one instance.
     [[nodiscard]] virtual std::unique_ptr<behavior> instantiate() const = 0;
@@ -231,6 +234,10 @@ struct definition_base {
     /// (the instance passes its own copy).
     virtual void load_input(behavior&, const value& v) const = 0;
     virtual task<void> init_vars(actor_instance&) const = 0;
+    /// Hibernatable connections: the conn state as a value (undefined without one), and a
+    /// restored connection's typed params and state from its params and that value.
+    [[nodiscard]] virtual value dump_conn_state(const connection&) const = 0;
+    virtual void restore_conn(connection&, const value& state) const = 0;
 
     // Hooks; empty when not defined.
     std::function<task<void>(actor_instance&)> on_create;
@@ -318,6 +325,7 @@ public:
         actions = data_.actions;
         has_state = !std::is_void_v<state_t>;
         has_conn_state = !std::is_void_v<conn_state_t>;
+        if constexpr (!std::is_void_v<conn_state_t>) conn_state_serializable = serializable<conn_state_t>;
         has_vars = !std::is_void_v<vars_t>;
         on_create = data_.on_create;
         on_wake = data_.on_wake;
@@ -401,19 +409,41 @@ public:
         co_return;
     }
 
+    value dump_conn_state(const connection& c) const override {
+        if constexpr (!std::is_void_v<conn_state_t> && serializable<conn_state_t>) {
+            return c.state ? rivetkit::to_value(*static_cast<const conn_state_t*>(c.state.get())) : value{};
+        } else {
+            (void)c;
+            return {};
+        }
+    }
+
+    void restore_conn(connection& c, const value& state) const override {
+        c.typed_params = convert_params(c.params);
+        if constexpr (!std::is_void_v<conn_state_t> && serializable<conn_state_t>) {
+            c.state = std::make_shared<conn_state_t>(state.is_undefined() ? conn_state_t{}
+                                                                          : rivetkit::from_value<conn_state_t>(state));
+        } else {
+            (void)state;
+        }
+    }
+
 private:
-    task<void> prepare(actor_instance& inst, connection& c) const {
-        std::shared_ptr<conn_params_t> params;
+    static std::shared_ptr<conn_params_t> convert_params(const value& raw) {
         if constexpr (std::is_same_v<conn_params_t, value>) {
-            params = std::make_shared<value>(c.params);
+            return std::make_shared<value>(raw);
         } else {
             try {
-                params = std::make_shared<conn_params_t>(
-                    c.params.is_nullish() ? conn_params_t{} : rivetkit::from_value<conn_params_t>(c.params));
+                return std::make_shared<conn_params_t>(raw.is_nullish() ? conn_params_t{}
+                                                                        : rivetkit::from_value<conn_params_t>(raw));
             } catch (const conversion_error& e) {
                 throw errors::invalid_params(std::string("Invalid connection params: ") + e.what());
             }
         }
+    }
+
+    task<void> prepare(actor_instance& inst, connection& c) const {
+        auto params = convert_params(c.params);
         c.typed_params = params;
         if (data_.on_before_connect) co_await data_.on_before_connect(inst, c.request, *params);
         if constexpr (!std::is_void_v<conn_state_t>) {

@@ -85,6 +85,9 @@ public:
 
     /// Whether actors on this driver can sleep (be stopped while idle and woken on demand).
     [[nodiscard]] virtual bool supports_sleep() const noexcept = 0;
+    /// Whether connections can outlive a sleep (the engine's hibernatable WebSockets): the
+    /// runtime then persists them and reads them back on wake.
+    [[nodiscard]] virtual bool supports_hibernation() const noexcept { return false; }
     /// Begins putting the actor to sleep; the driver stops the instance and keeps its data.
     virtual void start_sleep(const std::string& actor_id) = 0;
     /// Begins destroying the actor; the driver stops the instance and deletes its data.

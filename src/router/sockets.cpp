@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <exception>
+#include <optional>
 #include <span>
 
 #include <asio/co_spawn.hpp>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json.hpp"
+#include "net/websocket_handshake.hpp"
 #include "net/websocket_session.hpp"
 #include "protocol/client_protocol.hpp"
 #include "rivetkit/detail/instance.hpp"
@@ -74,7 +76,12 @@ const std::string& encoded_event(const std::shared_ptr<const event_message>& eve
 class protocol_socket final : public conn_transport {
 public:
     protocol_socket(std::shared_ptr<websocket> ws, protocol::encoding enc)
-        : ws_(std::move(ws)), session_(dynamic_cast<net::websocket_session*>(ws_.get())), enc_(enc) {}
+        : ws_(std::move(ws)),
+          session_(dynamic_cast<net::websocket_session*>(ws_.get())),
+          hibernatable_(dynamic_cast<hibernatable_socket*>(ws_.get())),
+          enc_(enc) {
+        if (hibernatable_ != nullptr && !hibernatable_->can_hibernate()) hibernatable_ = nullptr;
+    }
 
     void send_event(const std::shared_ptr<const event_message>& event) override {
         send_payload(*ws_, enc_, encoded_event(event, enc_));
@@ -96,15 +103,35 @@ public:
     }
     void close(std::string_view reason) override { ws_->close(1000, reason); }
     void terminate() override { terminate_socket(*ws_); }
+    bool hibernate() override {
+        if (hibernatable_ == nullptr) return false;
+        hibernatable_->hibernate();
+        return true;
+    }
+    void acknowledge(std::uint16_t index) override {
+        if (hibernatable_ != nullptr) hibernatable_->acknowledge(index);
+    }
+    [[nodiscard]] std::uint16_t server_message_index() const override {
+        return hibernatable_ != nullptr ? hibernatable_->server_message_index() : 0;
+    }
 
     void send(const protocol::to_client& msg) { send_payload(*ws_, enc_, protocol::encode_to_client(enc_, msg)); }
     [[nodiscard]] const std::shared_ptr<websocket>& ws() const noexcept { return ws_; }
     [[nodiscard]] protocol::encoding encoding() const noexcept { return enc_; }
+    /// ws_ when it can hibernate (the engine gateway's sockets to RivetKit connections).
+    [[nodiscard]] hibernatable_socket* hibernatable() const noexcept { return hibernatable_; }
 
 private:
     std::shared_ptr<websocket> ws_;
     net::websocket_session* session_;  // ws_ itself when it is one of ours
+    hibernatable_socket* hibernatable_;
     protocol::encoding enc_;
+};
+
+/// The client message a frame of a hibernatable socket was: its index and size.
+struct message_mark {
+    std::uint16_t index = 0;
+    std::size_t size = 0;
 };
 
 struct socket_limits {
@@ -114,7 +141,11 @@ struct socket_limits {
 
 /// On the actor's strand: runs one action of a connection and answers it.
 task<void> run_socket_action(std::shared_ptr<actor_instance> inst, std::shared_ptr<protocol_socket> sock,
-                             std::shared_ptr<connection> c, protocol::action_request req, socket_limits limits) {
+                             std::shared_ptr<connection> c, protocol::action_request req, socket_limits limits,
+                             std::optional<message_mark> mark) {
+    // A stopping actor leaves the message of a hibernatable socket unacknowledged: the gateway
+    // hands it to the actor again after the sleep.
+    if (mark && inst->stopping()) co_return;
     std::exception_ptr err;
     std::string payload;
     try {
@@ -134,11 +165,16 @@ task<void> run_socket_action(std::shared_ptr<actor_instance> inst, std::shared_p
         payload = protocol::encode_to_client(sock->encoding(), msg);
     }
     send_payload(*sock->ws(), sock->encoding(), payload);
+    // Handled once its reply left: acknowledged after the next write of the connection. (A reply
+    // the hibernating socket could not send leaves it unacknowledged: it runs again after the wake.)
+    if (mark && sock->ws()->is_open()) inst->note_client_message(*c, mark->index, mark->size);
 }
 
 /// On the socket's executor: one frame from the client.
 void on_protocol_frame(const std::shared_ptr<actor_instance>& inst, const std::shared_ptr<protocol_socket>& sock,
                        const std::shared_ptr<connection>& c, socket_limits limits, const websocket_message& m) {
+    std::optional<message_mark> mark;
+    if (auto* hs = sock->hibernatable()) mark = message_mark{hs->take_message_index(), m.data.size()};
     if (m.data.size() > limits.max_in) {
         sock->ws()->close(1011, "incoming_too_long");
         return;
@@ -154,17 +190,19 @@ void on_protocol_frame(const std::shared_ptr<actor_instance>& inst, const std::s
         return;
     }
     if (auto* action = std::get_if<protocol::action_request>(&msg)) {
-        asio::co_spawn(inst->strand(), run_socket_action(inst, sock, c, std::move(*action), limits),
+        asio::co_spawn(inst->strand(), run_socket_action(inst, sock, c, std::move(*action), limits, mark),
                        [inst](std::exception_ptr e) { log_failure(inst->log(), "websocket action failed", e); });
         return;
     }
     auto sub = std::get<protocol::subscription_request>(std::move(msg));
-    asio::post(inst->strand(), [inst, c, sub = std::move(sub)] {
+    asio::post(inst->strand(), [inst, c, sub = std::move(sub), mark] {
+        if (mark && inst->stopping()) return;  // as for actions
         try {
             inst->set_subscription(*c, sub.event_name, sub.subscribe);
         } catch (const std::exception& e) {
             inst->log().warn("subscription failed", {{"event", sub.event_name}, {"error", e.what()}});
         }
+        if (mark) inst->note_client_message(*c, mark->index, mark->size);
     });
 }
 
@@ -181,6 +219,15 @@ void wire_protocol_socket(const std::shared_ptr<actor_instance>& inst, const std
 task<void> open_protocol_conn(std::shared_ptr<actor_instance> inst, std::shared_ptr<protocol_socket> sock,
                               value params, http_request request, socket_limits limits) {
     auto c = co_await inst->prepare_connection(conn_kind::rivet, std::move(params), sock, &request);
+    if (auto* hs = sock->hibernatable()) {
+        // Kept through the actor's sleeps (engine driver): what the restore needs of the socket.
+        auto m = std::make_unique<hibernation_meta>();
+        m->gateway_id = hs->gateway_id();
+        m->request_id = hs->request_id();
+        m->request_path = request.query.empty() ? request.path : request.path + "?" + request.query;
+        m->request_headers.assign(request.headers.begin(), request.headers.end());
+        c->hibernation = std::move(m);
+    }
     protocol::init_message init{inst->actor_id(), c->id};
     protocol::to_client msg = std::move(init);
     sock->send(msg);
@@ -316,6 +363,17 @@ task<void> attach_socket(std::shared_ptr<router> r, std::shared_ptr<websocket> w
 }
 
 }  // namespace
+
+void restore_socket(const std::shared_ptr<router>& r, const std::shared_ptr<actor_instance>& inst,
+                    const std::shared_ptr<connection>& c, std::shared_ptr<websocket> ws) {
+    http_request upgrade;
+    upgrade.headers.assign(c->hibernation->request_headers.begin(), c->hibernation->request_headers.end());
+    auto settings = read_subprotocols(net::offered_protocols(upgrade));
+    auto sock = std::make_shared<protocol_socket>(std::move(ws), settings.encoding);
+    c->transport = sock;
+    socket_limits limits{r->options().max_incoming_message_bytes, r->options().max_outgoing_message_bytes};
+    wire_protocol_socket(inst, sock, c, limits);
+}
 
 net::upgrade_reply open_socket(std::shared_ptr<router> r, socket_request request) {
     net::upgrade_reply reply;

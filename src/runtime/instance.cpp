@@ -59,11 +59,22 @@ struct actor_instance::extras {
     std::optional<std::int64_t> armed_alarm;
     std::shared_ptr<rivetkit::client> client;
     std::shared_ptr<sql::database> db;
+    std::unique_ptr<hibernation_store> hib;  // hibernation.cpp; kept for the instance's life
 };
 
 actor_instance::extras& actor_instance::more() {
     if (!extras_) extras_ = std::make_unique<extras>();
     return *extras_;
+}
+
+actor_instance::hibernation_store& actor_instance::hibernation() {
+    auto& x = more();
+    if (!x.hib) x.hib = std::make_unique<hibernation_store>();
+    return *x.hib;
+}
+
+actor_instance::hibernation_store* actor_instance::hibernation_if_any() const noexcept {
+    return extras_ ? extras_->hib.get() : nullptr;
 }
 
 void actor_instance::trim_extras() noexcept {
@@ -75,7 +86,7 @@ void actor_instance::trim_extras() noexcept {
     if (x.input.is_undefined() && x.schedule.empty() && x.outbox.empty() &&
         (!x.last_commit || x.last_commit->ready()) && !x.follow_up && x.last_delivery.expired() && !x.save_timer &&
         x.save_waiters.empty() && x.background_tasks == 0 && x.wait_until.empty() && !x.armed_alarm && !x.client &&
-        !x.db) {
+        !x.db && !x.hib) {
         extras_.reset();
     }
 }
@@ -120,6 +131,7 @@ actor_instance::actor_instance(init in)
 actor_instance::~actor_instance() {
     cancel_sleep_timer();
     if (extras_ && extras_->save_timer) extras_->save_timer->cancel();
+    if (extras_ && extras_->hib && extras_->hib->write_timer) extras_->hib->write_timer->cancel();
     close_database();  // an instance that never stopped (its start failed)
     delete log_.load(std::memory_order_acquire);
 }
@@ -257,8 +269,10 @@ task<void> actor_instance::start() {
         state_touched_ = false;
         co_await write_persisted();
         if (def_->on_create) co_await def_->on_create(*this);
-    } else if (def_->has_state) {
-        def_->load_state(*behavior_, cbor::decode(state_snapshot_));
+    } else {
+        if (def_->has_state) def_->load_state(*behavior_, cbor::decode(state_snapshot_));
+        // Hibernatable connections come back without on_connect (their sockets stayed open).
+        if (driver_->supports_hibernation()) co_await restore_connections();
     }
     if (def_->has_vars) {
         const std::string_view hook_name = "create_vars";  // (a literal here trips a GCC 12 coroutine bug)
@@ -309,7 +323,14 @@ task<void> actor_instance::stop(stop_mode mode) {
     }
 
     auto conns = conns_;
-    for (auto& [id, c] : conns) disconnect(c, mode == stop_mode::sleep ? "actor sleeping" : "actor destroyed");
+    for (auto& [id, c] : conns) {
+        if (mode == stop_mode::sleep && c->hibernation) {
+            // Its socket hibernates at the gateway (no on_disconnect); the record is written
+            // (and what it covers acknowledged) below, and the connection comes back on wake.
+            if (!c->transport || c->transport->hibernate()) continue;
+        }
+        disconnect(c, mode == stop_mode::sleep ? "actor sleeping" : "actor destroyed");
+    }
 
     // wait_until / run_in_background work, bounded.
     if (extras_ && !extras_->wait_until.empty()) {
@@ -337,6 +358,17 @@ task<void> actor_instance::stop(stop_mode mode) {
         } catch (...) {
             final_save_error = std::current_exception();
             log().error("final save failed", {{"error", describe_exception(final_save_error)}});
+        }
+        if (hibernation_if_any() != nullptr) {
+            try {
+                co_await flush_hibernation();
+            } catch (...) {
+                log().error("saving hibernating connections failed", {{"error", describe_exception(std::current_exception())}});
+            }
+        }
+        // The hibernated sockets are done with (their handlers hold these connections).
+        for (auto& [id, c] : conns_) {
+            if (c->hibernation) c->transport.reset();
         }
     }
     if (waiting) settle_pending_write(*waiting, final_save_error);
@@ -625,6 +657,7 @@ void actor_instance::connect(const std::shared_ptr<connection>& c) {
     // Deviation from the reference: the connection counts as connected before on_connect runs,
     // so conn.send() works inside on_connect.
     c->connected = true;
+    if (c->hibernation) hibernation_changed(false);
     reset_sleep_timer();
     fire_on_connect(c);
 }
@@ -648,6 +681,13 @@ void actor_instance::disconnect(const std::shared_ptr<connection>& conn, std::st
     c->disconnected = true;
     c->connected = false;
     conns_.erase(c->id);
+    if (c->hibernation) {
+        // Its record goes (written records only; deleting a missing key is harmless).
+        bytes key{2};
+        key.insert(key.end(), c->id.begin(), c->id.end());
+        hibernation().deletes.push_back(std::move(key));
+        hibernation_changed(false);
+    }
     if (c->transport) {
         try {
             c->transport->close(reason);
@@ -729,6 +769,10 @@ void actor_instance::set_subscription(connection& c, std::string event, bool sub
         c.subscriptions.insert(std::move(event));
     } else {
         c.subscriptions.erase(event);
+    }
+    if (c.hibernation) {
+        c.hibernation->record_dirty = true;
+        hibernation_changed(false);
     }
 }
 

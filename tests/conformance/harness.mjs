@@ -1,5 +1,7 @@
 // start() for the official driver test suite: a fresh conformance server process per test, on
-// a free port, with a fresh data directory, driven by RIVETKIT_DRIVER.
+// a free port, with a fresh data directory, driven by RIVETKIT_DRIVER. For the engine driver,
+// a fresh fake engine (tests/engine/fake_engine, in this process) per test, and the server as
+// its runner; the suite's client then talks to the engine (REST API and gateway).
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,10 +16,20 @@ function serverBinary() {
   return path;
 }
 
-/** Launches one server; resolves once it prints "listening on <port>". */
-export async function startServer(driver) {
+/**
+ * Launches one server; resolves with its port once it prints "listening on <port>" (or, with
+ * `ready` given, once it prints that line). `extraEnv` is added to its environment.
+ */
+export async function startServer(driver, { extraEnv = {}, ready = /listening on (\d+)/ } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), `rivetkit-conformance-${driver}-`));
-  const env = { ...process.env, PORT: "0", HOST: "127.0.0.1", RIVETKIT_DATA_PATH: dataDir, RIVETKIT_DRIVER: driver };
+  const env = {
+    ...process.env,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    RIVETKIT_DATA_PATH: dataDir,
+    RIVETKIT_DRIVER: driver,
+    ...extraEnv,
+  };
   const child = spawn(serverBinary(), [], { env, stdio: ["ignore", "pipe", "pipe"] });
 
   // Server logs: kept in memory (the tail is shown when startup fails) and, with
@@ -38,10 +50,10 @@ export async function startServer(driver) {
     const timer = setTimeout(() => reject(new Error(`server did not start in ${STARTUP_TIMEOUT_MS} ms\n${stderrTail}`)), STARTUP_TIMEOUT_MS);
     child.stdout.on("data", (chunk) => {
       out += chunk.toString();
-      const m = out.match(/listening on (\d+)/);
+      const m = out.match(ready);
       if (m) {
         clearTimeout(timer);
-        resolve(Number(m[1]));
+        resolve(m[1] === undefined ? child.pid : Number(m[1]));
       }
     });
     exited.then(({ code, signal }) => {
@@ -51,7 +63,7 @@ export async function startServer(driver) {
   });
 
   if (process.env.CONFORMANCE_LOG_DIR) {
-    logFile = createWriteStream(join(process.env.CONFORMANCE_LOG_DIR, `${driver}-${port}.log`));
+    logFile = createWriteStream(join(process.env.CONFORMANCE_LOG_DIR, `${driver}-${port}-${child.pid}.log`));
     for (const chunk of pending) logFile.write(chunk);
   }
   pending.length = 0;
@@ -72,8 +84,53 @@ export async function startServer(driver) {
   return { endpoint: `http://127.0.0.1:${port}`, namespace: "default", runnerName: "default", cleanup };
 }
 
+/**
+ * The engine driver: a fake engine on a free port, and the server as its runner "default"
+ * (runner key unique per test); resolves once the engine has accepted the runner.
+ */
+export async function startEngineRun() {
+  const { startFakeEngine } = await import("../engine/fake_engine/fake_engine.mjs");
+  const engine = await startFakeEngine({ port: 0 });
+  let server;
+  try {
+    server = await startServer("engine", {
+      extraEnv: {
+        RIVET_ENDPOINT: engine.url,
+        RIVET_NAMESPACE: "default",
+        RIVET_RUNNER: "default",
+        RIVET_RUNNER_KEY: `conformance-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+      },
+      ready: /runner started/,
+    });
+    await engine.waitFor(() => engine.listRunners().some((r) => r.name === "default" && r.connected), {
+      timeoutMs: STARTUP_TIMEOUT_MS,
+    });
+  } catch (err) {
+    await server?.cleanup().catch(() => {});
+    await engine.close();
+    throw err;
+  }
+  const cleanup = async () => {
+    try {
+      await server.cleanup();
+    } finally {
+      await engine.close();
+    }
+  };
+  return { endpoint: engine.url, namespace: "default", runnerName: "default", cleanup };
+}
+
 /** The driver test config for one of our drivers. */
 export function driverConfig(driver) {
+  if (driver === "engine") {
+    return {
+      useRealTimers: true,
+      // As the reference's own engine run: the inline client (the /.test/inline-driver routes of
+      // a server in test mode) does not apply to a runner, which serves no HTTP.
+      skip: { inline: true },
+      start: startEngineRun,
+    };
+  }
   return {
     useRealTimers: true,
     // Hibernatable WebSockets exist only on the engine driver (reference §3.7).

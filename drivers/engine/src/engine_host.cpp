@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <map>
 
 #include <asio/co_spawn.hpp>
@@ -27,6 +28,7 @@
 #include "rivetkit/error.hpp"
 #include "rivetkit/local_host.hpp"
 #include "router/router.hpp"
+#include "router/sockets.hpp"
 
 namespace rivetkit::engine {
 
@@ -52,6 +54,12 @@ void check_key(const bytes& key) {
         std::rethrow_exception(engine_error(
             "kv_key_too_large", fmt::format("a KV key is {} bytes; the engine allows {}", key.size(), kv_max_key_bytes)));
     }
+}
+
+/// A path without its trailing '/'.
+std::string_view trim_path(std::string_view p) {
+    while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
+    return p;
 }
 
 std::uint64_t request_key(const rp::message_id& id) {
@@ -125,8 +133,13 @@ rp::to_server_response_start response_start(http_response res) {
 // ---- tunnelled WebSockets -------------------------------------------------------------------
 
 /// The runner's end of a WebSocket the gateway opened: frames become tunnel messages with this
-/// request's message indexes; callbacks run on a strand of their own.
-class tunnel_websocket final : public websocket, public std::enable_shared_from_this<tunnel_websocket> {
+/// request's message indexes; callbacks run on a strand of their own. A socket of a RivetKit
+/// connection can hibernate (engine-protocol.md §4.4): client messages then carry indexes that
+/// must follow each other (a resent one already seen is dropped, a gap closes the socket), and
+/// the actor acknowledges them once persisted.
+class tunnel_websocket final : public websocket,
+                               public detail::hibernatable_socket,
+                               public std::enable_shared_from_this<tunnel_websocket> {
 public:
     tunnel_websocket(std::weak_ptr<engine_host> host, std::weak_ptr<runner_connection> conn, std::uint64_t runner,
                      rp::message_id id, asio::any_io_executor executor)
@@ -143,7 +156,7 @@ public:
     void close(std::uint16_t code, std::string_view reason) override {
         {
             std::lock_guard lock(mutex_);
-            if (closed_) return;
+            if (closed_ || hibernated_) return;
             closed_ = true;
             rp::to_server_web_socket_close c;
             c.code = code;
@@ -159,32 +172,96 @@ public:
     }
 
     /// The open succeeded: ToServerWebSocketOpen (index 0).
-    void opened() {
+    void opened(bool can_hibernate) {
         std::lock_guard lock(mutex_);
         if (closed_) return;
         opened_ = true;
+        can_hibernate_ = can_hibernate;
         rp::to_server_web_socket_open o;
-        o.can_hibernate = false;
+        o.can_hibernate = can_hibernate;
         send_locked(o);
+    }
+    /// A hibernated socket coming back with its actor: open, without a new open message, with
+    /// the indexes its connection persisted.
+    void restored(std::uint16_t server_index, std::uint16_t client_index) {
+        std::lock_guard lock(mutex_);
+        opened_ = true;
+        can_hibernate_ = true;
+        next_index_ = server_index;
+        last_client_index_ = client_index;
     }
     /// The open failed: close without an open (the gateway reroutes or closes the client).
     void refuse(std::uint16_t code, std::string reason) {
         close(code, reason);
     }
-    /// A frame from the client.
-    void deliver(websocket_message m) {
+    /// A frame from the client, the request's message `index`.
+    void deliver(websocket_message m, std::uint16_t index) {
+        bool gap = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (closed_ || hibernated_) return;
+            if (can_hibernate_) {
+                if (!detail::index_after(index, last_client_index_)) return;  // resent, already handled
+                gap = index != static_cast<std::uint16_t>(last_client_index_ + 1);
+                if (!gap) {
+                    last_client_index_ = index;
+                    pending_indexes_.push_back(index);
+                }
+            }
+        }
+        if (gap) {
+            close(1008, "ws.message_index_skip");
+            return;
+        }
         asio::post(strand_, [self = shared_from_this(), m = std::move(m)] { self->emit_message(m); });
     }
     /// The client (or gateway) closed: no close is sent back.
     void remote_closed(std::uint16_t code, std::string reason) {
         {
             std::lock_guard lock(mutex_);
-            if (closed_) return;
+            if (closed_ || hibernated_) return;
             closed_ = true;
         }
         finish(code, std::move(reason));
     }
     [[nodiscard]] engine_host::tunnel_key key() const noexcept { return {runner_, request_key(id_)}; }
+
+    // detail::hibernatable_socket
+    [[nodiscard]] bool can_hibernate() const noexcept override {
+        std::lock_guard lock(mutex_);
+        return can_hibernate_;
+    }
+    [[nodiscard]] bytes gateway_id() const override { return bytes(id_.gateway_id.begin(), id_.gateway_id.end()); }
+    [[nodiscard]] bytes request_id() const override { return bytes(id_.request_id.begin(), id_.request_id.end()); }
+    [[nodiscard]] std::uint16_t server_message_index() const override {
+        std::lock_guard lock(mutex_);
+        return next_index_;
+    }
+    std::uint16_t take_message_index() override {
+        std::lock_guard lock(mutex_);
+        if (pending_indexes_.empty()) return last_client_index_;
+        auto index = pending_indexes_.front();
+        pending_indexes_.pop_front();
+        return index;
+    }
+    void acknowledge(std::uint16_t index) override {
+        std::lock_guard lock(mutex_);
+        if (closed_ || !can_hibernate_) return;
+        send_locked(rp::to_server_web_socket_message_ack{index});
+    }
+    /// No client frame is taken any more (the gateway resends what was not acknowledged), and
+    /// the socket is never closed from here: the gateway keeps the client connected. What the
+    /// stopping actor still sends (replies of actions under way, acknowledgements of its final
+    /// save) goes out until the actor reports Stopped.
+    void hibernate() override {
+        {
+            std::lock_guard lock(mutex_);
+            if (closed_ || hibernated_) return;
+            hibernated_ = true;
+        }
+        if (auto host = host_.lock()) host->forget_socket(key());
+        drop_message_handler();
+    }
 
 protected:
     void run_on_executor(std::function<void()> fn) override {
@@ -220,6 +297,12 @@ private:
     std::uint16_t next_index_ = 0;
     bool opened_ = false;
     bool closed_ = false;
+    bool can_hibernate_ = false;
+    bool hibernated_ = false;
+    /// Hibernatable: the index of the newest client message accepted (0: the open), and those
+    /// handed to the handler and not taken yet.
+    std::uint16_t last_client_index_ = 0;
+    std::deque<std::uint16_t> pending_indexes_;
 };
 
 // ---- connection callbacks -------------------------------------------------------------------
@@ -599,7 +682,9 @@ void engine_host::on_command(std::uint64_t serial, const rp::command_wrapper& co
             }
             // Otherwise an older generation is still here: start_flow stops it first.
         }
-        asio::co_spawn(env_.executor, start_flow(serial, std::move(c), cp.actor_id, cp.generation, start->config),
+        asio::co_spawn(env_.executor,
+                       start_flow(serial, std::move(c), cp.actor_id, cp.generation, start->config,
+                                  start->hibernating_requests),
                        asio::detached);
         return;
     }
@@ -622,7 +707,8 @@ void engine_host::on_command(std::uint64_t serial, const rp::command_wrapper& co
 }
 
 task<void> engine_host::start_flow(std::uint64_t serial, std::shared_ptr<runner_connection> conn, std::string actor_id,
-                                   std::uint32_t generation, rp::actor_config config) {
+                                   std::uint32_t generation, rp::actor_config config,
+                                   std::vector<rp::hibernating_request> hibernating) {
     // An older generation of the same actor still here (the engine moved on): stop it first.
     for (;;) {
         std::optional<std::uint32_t> stop_old;
@@ -692,6 +778,11 @@ task<void> engine_host::start_flow(std::uint64_t serial, std::shared_ptr<runner_
         auto inst = env_.registry->make_instance(rec);
         auto starting = inst->start();  // named first (GCC 12 rule)
         co_await asio::co_spawn(inst->strand(), std::move(starting), asio::use_awaitable);
+        // Before Running: the gateway resends what the hibernated sockets missed once it runs.
+        asio::post(inst->strand(), [self = shared_from_this(), serial, conn, inst, hibernating = std::move(hibernating)] {
+            self->restore_sockets(serial, conn, inst, hibernating);
+        });
+        co_await asio::post(inst->strand(), asio::use_awaitable);
 
         std::optional<pending_stop> stop_now;
         {
@@ -799,7 +890,10 @@ void engine_host::on_runner_gone(std::uint64_t serial, const char* why) {
         std::erase_if(streaming_requests_, [serial](const auto& p) { return p.first.first == serial; });
     }
     if (!running.empty()) log_.warn("stopping this runner's actors", {{"why", why}, {"count", std::to_string(running.size())}});
-    for (auto& s : sockets) s->remote_closed(1011, "ws.tunnel_shutdown");
+    // Hibernatable sockets stay open at the gateway: they hibernate as their actors stop.
+    for (auto& s : sockets) {
+        if (!s->can_hibernate()) s->remote_closed(1011, "ws.tunnel_shutdown");
+    }
     for (auto& [id, generation] : running) begin_stop(id, generation, stop_mode::sleep, stop_report::none);
 }
 
@@ -1149,7 +1243,7 @@ void engine_host::on_tunnel_message(std::uint64_t serial, const rp::to_client_tu
             std::lock_guard lock(mutex_);
             if (auto it = sockets_.find(key); it != sockets_.end()) socket = it->second;
         }
-        if (socket) socket->deliver(websocket_message{to_string(frame->data), frame->binary});
+        if (socket) socket->deliver(websocket_message{to_string(frame->data), frame->binary}, message.message_id.message_index);
     } else if (const auto* close = std::get_if<rp::to_client_web_socket_close>(&kind)) {
         std::shared_ptr<tunnel_websocket> socket;
         {
@@ -1157,6 +1251,45 @@ void engine_host::on_tunnel_message(std::uint64_t serial, const rp::to_client_tu
             if (auto it = sockets_.find(key); it != sockets_.end()) socket = it->second;
         }
         if (socket) socket->remote_closed(close->code.value_or(1005), close->reason.value_or(""));
+    }
+}
+
+void engine_host::restore_sockets(std::uint64_t serial, const std::shared_ptr<runner_connection>& conn,
+                                  const std::shared_ptr<actor_instance>& inst,
+                                  std::vector<rp::hibernating_request> hibernating) {
+    auto same = [](const bytes& a, const rp::bytes4& b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); };
+    for (auto& c : inst->detached_connections()) {
+        const auto& meta = *c->hibernation;
+        auto it = std::find_if(hibernating.begin(), hibernating.end(), [&](const rp::hibernating_request& r) {
+            return same(meta.gateway_id, r.gateway_id) && same(meta.request_id, r.request_id);
+        });
+        if (it == hibernating.end()) {
+            // The client went away while the actor slept.
+            inst->disconnect(c, "ws.stale_metadata");
+            continue;
+        }
+        rp::message_id id;
+        id.gateway_id = it->gateway_id;
+        id.request_id = it->request_id;
+        hibernating.erase(it);
+        auto socket = std::make_shared<tunnel_websocket>(weak_from_this(), conn, serial, id, env_.executor);
+        socket->restored(meta.server_message_index, meta.client_message_index);
+        {
+            std::lock_guard lock(mutex_);
+            sockets_[socket->key()] = socket;
+        }
+        detail::restore_socket(router_, inst, c, socket);
+    }
+    // Requests the actor kept nothing of: the gateway closes their clients.
+    for (const auto& r : hibernating) {
+        rp::message_id id;
+        id.gateway_id = r.gateway_id;
+        id.request_id = r.request_id;
+        rp::to_server_web_socket_close close;
+        close.code = 1000;
+        close.reason = "ws.meta_not_found_during_restore";
+        close.hibernate = false;
+        conn->send_tunnel_message(tunnel_message(id, 0, std::move(close)));
     }
 }
 
@@ -1234,13 +1367,16 @@ task<void> engine_host::open_websocket(std::shared_ptr<tunnel_websocket> socket,
             socket->refuse(1011, "Actor not found");
             co_return;
         }
+        const std::string open_path = request.path;
         auto reply = router_->upgrade_actor(actor_id, std::move(request));
         if (reply.reject) {
             auto shown = reply.reject->status == 404 ? std::string("Not Found") : reply.reject->body;
             socket->refuse(1011, shown.size() > 120 ? shown.substr(0, 120) : shown);
             co_return;
         }
-        socket->opened();
+        // RivetKit connections (/connect) hibernate with their actor when its connections can.
+        std::string_view path = trim_path(open_path);
+        socket->opened(path == "/connect" && inst->can_hibernate_connections());
         if (reply.on_open) reply.on_open(socket);
     } catch (...) {
         failure = std::current_exception();

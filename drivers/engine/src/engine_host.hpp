@@ -102,6 +102,8 @@ public:
     task<std::vector<kv_entry>> kv_list_prefix(std::string actor_id, bytes prefix) override;
     task<void> set_alarm(std::string actor_id, std::optional<std::int64_t> timestamp_ms) override;
     [[nodiscard]] bool supports_sleep() const noexcept override { return true; }
+    /// Tunnelled RivetKit connections hibernate with their actor (engine-protocol.md §4.4).
+    [[nodiscard]] bool supports_hibernation() const noexcept override { return true; }
     void start_sleep(const std::string& actor_id) override;
     void start_destroy(const std::string& actor_id) override;
 
@@ -199,7 +201,14 @@ private:
                   const pending_stop& stop);
 
     task<void> start_flow(std::uint64_t serial, std::shared_ptr<runner_connection> conn, std::string actor_id,
-                          std::uint32_t generation, runner_protocol::actor_config config);
+                          std::uint32_t generation, runner_protocol::actor_config config,
+                          std::vector<runner_protocol::hibernating_request> hibernating);
+    /// On the actor's strand, after its start: attaches each restored hibernatable connection
+    /// to its socket (one of `hibernating`, the requests the gateway kept), disconnects those
+    /// whose request the gateway no longer has, and closes requests nothing was kept of.
+    void restore_sockets(std::uint64_t serial, const std::shared_ptr<runner_connection>& conn,
+                         const std::shared_ptr<actor_instance>& inst,
+                         std::vector<runner_protocol::hibernating_request> hibernating);
     task<void> stop_flow(std::string actor_id, std::uint32_t generation, stop_mode mode, stop_report report);
     /// Begins stopping a running actor (nothing when it is not running in `generation`).
     void begin_stop(const std::string& actor_id, std::uint32_t generation, stop_mode mode, stop_report report);

@@ -21,6 +21,7 @@
 #include <asio/strand.hpp>
 
 #include "rivetkit/clock.hpp"
+#include "rivetkit/detail/hibernation.hpp"
 #include "rivetkit/detail/oneshot.hpp"
 #include "rivetkit/driver.hpp"
 #include "rivetkit/http.hpp"
@@ -85,6 +86,14 @@ public:
     /// Drops the connection without a close handshake, as a network failure would (test mode's
     /// force-disconnect). The default closes it normally.
     virtual void terminate() { close("terminated"); }
+
+    // Hibernatable connections (detail/hibernation.hpp); the defaults are for every other kind.
+    /// The actor sleeps: the socket hibernates instead of closing. False when it cannot.
+    virtual bool hibernate() { return false; }
+    /// Tells the peer that the client messages up to `index` are persisted.
+    virtual void acknowledge(std::uint16_t index) { (void)index; }
+    /// The index of the next message sent to the peer.
+    [[nodiscard]] virtual std::uint16_t server_message_index() const { return 0; }
 };
 
 enum class conn_kind : std::uint8_t {
@@ -104,6 +113,8 @@ public:
     std::shared_ptr<conn_transport> transport;
     const http_request* request = nullptr;  // only during prepare/connect hooks
     std::shared_ptr<const http_request> upgrade_request;  // raw WebSockets: kept for their lifetime
+    /// Set for a connection whose socket can hibernate (engine driver): it survives sleep.
+    std::unique_ptr<hibernation_meta> hibernation;
     bool connected = false;
     bool disconnected = false;
 };
@@ -180,6 +191,17 @@ public:
     void begin_request();
     void end_request();
     [[nodiscard]] std::size_t connection_count() const noexcept { return conns_.size(); }
+
+    // ---- hibernatable connections (hibernation.cpp) ----
+    /// The client message `index` (`size` bytes) of a hibernatable connection reached the actor:
+    /// it is persisted, then acknowledged, soon.
+    void note_client_message(detail::connection& conn, std::uint16_t index, std::size_t size);
+    /// Whether this actor's RivetKit connections can hibernate: the driver supports it and the
+    /// conn state (if any) is serializable. Any thread.
+    [[nodiscard]] bool can_hibernate_connections() const noexcept;
+    /// Hibernatable connections restored by start() whose socket is not attached yet: the driver
+    /// attaches each (detail::restore_socket) or disconnects it.
+    [[nodiscard]] std::vector<std::shared_ptr<detail::connection>> detached_connections() const;
     [[nodiscard]] const std::map<std::string, std::shared_ptr<detail::connection>>& connections() const noexcept {
         return conns_;
     }
@@ -269,6 +291,28 @@ private:
     void fire_on_connect(const std::shared_ptr<detail::connection>& conn);
     void fire_on_disconnect(const std::shared_ptr<detail::connection>& conn);
     void spawn_logged(task<void> work, std::string_view what);
+
+    // hibernatable connections (hibernation.cpp); the store lives in extras, made when the
+    // first one appears
+    struct hibernation_store {
+        std::shared_ptr<timer> write_timer;
+        bool write_running = false;
+        std::vector<bytes> deletes;  // records of connections that ended
+        std::vector<std::shared_ptr<detail::oneshot<void>>> idle_waiters;
+    };
+    hibernation_store& hibernation();
+    /// The store when there is one (no allocation).
+    [[nodiscard]] hibernation_store* hibernation_if_any() const noexcept;
+    /// Reads the persisted hibernatable connections back (wake).
+    task<void> restore_connections();
+    void restore_connections(const std::vector<kv_entry>& entries);
+    /// A hibernatable connection changed: its record is written soon (`now`: at once).
+    void hibernation_changed(bool now);
+    /// Writes every changed record and deletes ended ones, then acknowledges the messages the
+    /// records cover; loops until nothing is left.
+    task<void> write_hibernation();
+    /// stop(): waits for a write under way, then writes what is left.
+    task<void> flush_hibernation();
 
     /// What an idle actor rarely uses, out of line and allocated on first use (more()): the
     /// input, the schedule, the output gate's outbox and writes in flight, throttled saves,

@@ -393,6 +393,24 @@ async function control(engine, req, res, url) {
 		);
 		return ok({ runner: found });
 	}
+	if (path === "/__fake/wait/gateway" && method === "POST") {
+		const want = body;
+		const found = await waitOr408(
+			engine.waitFor(
+				() =>
+					engine.gateway
+						.listWebSockets()
+						.find(
+							(w) =>
+								(want.actorId == null || w.actorId === want.actorId) &&
+								(want.requestId == null || w.requestId === want.requestId) &&
+								(want.state == null || w.state === want.state),
+						),
+				{ timeoutMs: want.timeoutMs ?? 10000, description: "gateway websocket" },
+			),
+		);
+		return ok({ webSocket: found });
+	}
 	// serverless
 	if (path === "/__fake/serverless" && method === "GET") return ok({ serverless: engine.serverless.describe() });
 	if ((m = path.match(/^\/__fake\/serverless\/([^/]+)(\/start)?$/))) {
