@@ -20,20 +20,13 @@ using detail::hibernation_meta;
 
 namespace {
 
-// KV prefix of the persisted connections, and their format version (RivetKit's Conn v3 layout).
-constexpr std::uint8_t conn_prefix = 2;
+// The format version of persisted connections (RivetKit's Conn v3 layout).
 constexpr std::uint16_t conn_version = 3;
 /// A hibernatable connection's messages are persisted (then acknowledged) at most this long
 /// after they reached the actor, or at once past this many bytes (RivetKit's ack deadline and
 /// buffer threshold; the gateway's own limits are 30 s and 1 MiB).
 constexpr std::chrono::milliseconds ack_deadline{5'000};
 constexpr std::size_t ack_bytes_threshold = 512 * 1024;
-
-bytes conn_key(const std::string& id) {
-    bytes key{conn_prefix};
-    key.insert(key.end(), id.begin(), id.end());
-    return key;
-}
 
 bytes encode_conn(const connection& c, const bytes& state_cbor) {
     const hibernation_meta& m = *c.hibernation;
@@ -94,7 +87,7 @@ bool actor_instance::can_hibernate_connections() const noexcept {
 }
 
 task<void> actor_instance::restore_connections() {
-    bytes prefix{conn_prefix};
+    bytes prefix{detail::connection_key_prefix};
     auto entries = co_await driver_->kv_list_prefix(id_, std::move(prefix));
     restore_connections(entries);
 }
@@ -171,7 +164,7 @@ task<void> actor_instance::write_hibernation() {
             const bool index_moved = m.client_message_index != m.written_client_index;
             if (!m.record_dirty && !index_moved && state == m.written_state) continue;
             if (c->transport) m.server_message_index = c->transport->server_message_index();
-            puts.emplace_back(conn_key(c->id), encode_conn(*c, state));
+            puts.emplace_back(detail::connection_key(c->id), encode_conn(*c, state));
             m.record_dirty = false;
             m.written_state = std::move(state);
             m.written_client_index = m.client_message_index;

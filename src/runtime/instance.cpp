@@ -683,9 +683,7 @@ void actor_instance::disconnect(const std::shared_ptr<connection>& conn, std::st
     conns_.erase(c->id);
     if (c->hibernation) {
         // Its record goes (written records only; deleting a missing key is harmless).
-        bytes key{2};
-        key.insert(key.end(), c->id.begin(), c->id.end());
-        hibernation().deletes.push_back(std::move(key));
+        hibernation().deletes.push_back(detail::connection_key(c->id));
         hibernation_changed(false);
     }
     if (c->transport) {

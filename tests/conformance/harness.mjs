@@ -17,8 +17,9 @@ function serverBinary() {
 }
 
 /**
- * Launches one server; resolves with its port once it prints "listening on <port>" (or, with
- * `ready` given, once it prints that line). `extraEnv` is added to its environment.
+ * Launches one server; resolves once it prints "listening on <port>", with its endpoint. With
+ * `ready` (a pattern without a port: the engine driver's runner serves no HTTP) it resolves once
+ * the server prints that, with a null endpoint. `extraEnv` is added to its environment.
  */
 export async function startServer(driver, { extraEnv = {}, ready = /listening on (\d+)/ } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), `rivetkit-conformance-${driver}-`));
@@ -33,7 +34,7 @@ export async function startServer(driver, { extraEnv = {}, ready = /listening on
   const child = spawn(serverBinary(), [], { env, stdio: ["ignore", "pipe", "pipe"] });
 
   // Server logs: kept in memory (the tail is shown when startup fails) and, with
-  // CONFORMANCE_LOG_DIR, written to <dir>/<port>.log.
+  // CONFORMANCE_LOG_DIR, written to <dir>/<driver>-<port or "runner">-<pid>.log.
   let stderrTail = "";
   let logFile = null;
   const pending = [];
@@ -53,7 +54,7 @@ export async function startServer(driver, { extraEnv = {}, ready = /listening on
       const m = out.match(ready);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1] === undefined ? child.pid : Number(m[1]));
+        resolve(m[1] === undefined ? null : Number(m[1]));
       }
     });
     exited.then(({ code, signal }) => {
@@ -63,7 +64,8 @@ export async function startServer(driver, { extraEnv = {}, ready = /listening on
   });
 
   if (process.env.CONFORMANCE_LOG_DIR) {
-    logFile = createWriteStream(join(process.env.CONFORMANCE_LOG_DIR, `${driver}-${port}-${child.pid}.log`));
+    const name = `${driver}-${port ?? "runner"}-${child.pid}.log`;
+    logFile = createWriteStream(join(process.env.CONFORMANCE_LOG_DIR, name));
     for (const chunk of pending) logFile.write(chunk);
   }
   pending.length = 0;
@@ -77,11 +79,12 @@ export async function startServer(driver, { extraEnv = {}, ready = /listening on
     rmSync(dataDir, { recursive: true, force: true });
     if (code !== 0 && signal !== "SIGTERM") {
       // A crash is a failure even when every assertion passed.
-      throw new Error(`server ${driver}:${port} ended with code ${code}, signal ${signal}\n${stderrTail}`);
+      throw new Error(`server ${driver}:${port ?? child.pid} ended with code ${code}, signal ${signal}\n${stderrTail}`);
     }
   };
 
-  return { endpoint: `http://127.0.0.1:${port}`, namespace: "default", runnerName: "default", cleanup };
+  const endpoint = port === null ? null : `http://127.0.0.1:${port}`;
+  return { endpoint, namespace: "default", runnerName: "default", cleanup };
 }
 
 /**

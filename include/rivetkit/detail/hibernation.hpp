@@ -7,12 +7,21 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "rivetkit/value.hpp"
 
 namespace rivetkit::detail {
+
+/// KV keys of persisted connections: this byte, then the connection id (UTF-8).
+inline constexpr std::uint8_t connection_key_prefix = 2;
+[[nodiscard]] inline bytes connection_key(std::string_view conn_id) {
+    bytes key{connection_key_prefix};
+    key.insert(key.end(), conn_id.begin(), conn_id.end());
+    return key;
+}
 
 /// Whether message index `a` comes after `b` (u16, wrapping).
 [[nodiscard]] constexpr bool index_after(std::uint16_t a, std::uint16_t b) noexcept {
