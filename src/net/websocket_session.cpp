@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -132,18 +133,25 @@ bool websocket_session::reserve_queue_bytes(std::size_t n) {
 void websocket_session::send_frame(ws_opcode op, std::string_view payload, std::shared_ptr<void> token) {
     // A dropped frame lets its token go here (or in the strand, once it is refused there).
     if (!accepting_sends_.load(std::memory_order_acquire)) return;
-    outgoing frame{build_frame(op, payload), true, false};
-    if (!reserve_queue_bytes(frame.bytes.size())) {
+    const std::size_t size = ws_frame_header_size(payload.size(), role_ == role::client) + payload.size();
+    if (!reserve_queue_bytes(size)) {
         post_overflow();
         return;
     }
-    // post, never dispatch: a sender that happens to run inside the strand must not overtake
-    // frames other threads queued before it (one connection's frames keep their send order).
-    // If the io_context drops the handler unrun, the token goes with it.
-    asio::post(strand_, [self = shared_from_this(), f = std::move(frame), t = std::move(token)]() mutable {
-        self->enqueue(std::move(f), &t);  // an idle socket tries the write before this returns
-        t.reset();
-    });
+    // Appended to the gathered sends under the lock, so one connection's frames keep their send
+    // order whichever threads send them; the strand takes them all on its next turn (a posted
+    // take, never a direct write: a sender inside the strand must not overtake frames gathered
+    // before it). If the io_context drops the take unrun, the tokens go with the session.
+    std::optional<ws_mask_key> mask;
+    if (role_ == role::client) mask = random_mask_key();
+    bool post_take = false;
+    {
+        std::lock_guard lock(sends_mutex_);
+        append_ws_frame(sends_.bytes, op, payload, true, mask);
+        if (token) sends_.tokens.push_back(std::move(token));
+        post_take = !std::exchange(sends_.take_posted, true);
+    }
+    if (post_take) asio::post(strand_, [self = shared_from_this()] { self->take_sends(); });
 }
 
 void websocket_session::post_overflow() {
@@ -289,8 +297,30 @@ void websocket_session::enqueue(outgoing frame, std::shared_ptr<void>* token) {
     start_writing();
 }
 
+void websocket_session::take_sends() {
+    gathered_sends taken;
+    {
+        std::lock_guard lock(sends_mutex_);
+        taken.bytes = std::move(sends_.bytes);
+        taken.tokens = std::move(sends_.tokens);
+        sends_.bytes = std::string();
+        sends_.tokens.clear();
+        sends_.take_posted = false;
+    }
+    if (taken.bytes.empty()) return;
+    const bool accepted = phase_ != phase::closed && !close_queued_;
+    enqueue(outgoing{std::move(taken.bytes), true, false});
+    // As in enqueue(): the senders wait for the next write attempt unless the peer is behind or
+    // the frames were dropped (the tokens go when `taken` does).
+    if (accepted && !blocked_) {
+        for (auto& t : taken.tokens) held_tokens_.push_back(std::move(t));
+    }
+}
+
 void websocket_session::enqueue_close(std::uint16_t code, std::string_view reason) {
     if (close_queued_) return;
+    // Frames sent before the close go first (dropped by fail(), which empties the queue first).
+    if (!failed_) take_sends();
     outgoing frame{build_frame(ws_opcode::close, make_ws_close_payload(code, reason)), false, true};
     enqueue(std::move(frame));
     close_queued_ = true;
@@ -303,6 +333,15 @@ void websocket_session::drop_queue() noexcept {
     }
     queue_.clear();
     held_tokens_.clear();
+    gathered_sends dropped;
+    {
+        std::lock_guard lock(sends_mutex_);
+        counted += sends_.bytes.size();
+        dropped.bytes = std::move(sends_.bytes);
+        dropped.tokens = std::move(sends_.tokens);
+        sends_.bytes = std::string();
+        sends_.tokens.clear();
+    }
     queued_bytes_.fetch_sub(counted, std::memory_order_relaxed);
 }
 
