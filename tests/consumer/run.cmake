@@ -7,6 +7,7 @@
 # CONSUMER_{C,CXX}_FLAGS[_CONFIG], CONSUMER_LINK_FLAGS, CONSUMER_CONFIG: the parent build's
 # toolchain, so the consumer links what the library was compiled for.
 # RIVETKIT_REPO_DIR, RIVETKIT_EXPECTED_VERSION: handed to the consumer project when given.
+# CONSUMER_TARGET        optional: build only this target (and what it needs) instead of all
 
 cmake_minimum_required(VERSION 3.20)
 
@@ -74,5 +75,9 @@ if(CONSUMER_INSTALL_FROM)
 endif()
 
 run_step("configure" "${CMAKE_COMMAND}" ${configure_args})
-run_step("build" "${CMAKE_COMMAND}" --build "${build_dir}" ${config_args})
+set(target_args "")
+if(CONSUMER_TARGET)
+  set(target_args --target "${CONSUMER_TARGET}")
+endif()
+run_step("build" "${CMAKE_COMMAND}" --build "${build_dir}" ${config_args} ${target_args})
 run_step("run" "${build_dir}/bin/rivetkit_consumer")
