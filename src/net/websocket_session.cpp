@@ -308,12 +308,20 @@ void websocket_session::take_sends() {
         sends_.take_posted = false;
     }
     if (taken.bytes.empty()) return;
-    const bool accepted = phase_ != phase::closed && !close_queued_;
-    enqueue(outgoing{std::move(taken.bytes), true, false});
-    // As in enqueue(): the senders wait for the next write attempt unless the peer is behind or
-    // the frames were dropped (the tokens go when `taken` does).
-    if (accepted && !blocked_) {
+    if (phase_ == phase::closed || close_queued_) {
+        // Nothing may follow a close frame; the tokens go with `taken`.
+        queued_bytes_.fetch_sub(taken.bytes.size(), std::memory_order_relaxed);
+        return;
+    }
+    queue_.push_back(outgoing{std::move(taken.bytes), true, false});
+    // As in enqueue(): the senders wait for the next write attempt unless the peer is behind.
+    if (!blocked_) {
         for (auto& t : taken.tokens) held_tokens_.push_back(std::move(t));
+    }
+    // This already is a later turn than the sends it took, so the write is tried at once.
+    if (!writing_) {
+        writing_ = true;
+        write_queue();
     }
 }
 
@@ -349,14 +357,11 @@ void websocket_session::start_writing() {
     if (writing_ || queue_.empty() || phase_ == phase::closed) return;
     writing_ = true;
     // The write starts on the strand's next turn, not inline: frames that other handlers
-    // already queued for this session (a broadcast's next events) go out in the same write.
-    asio::post(strand_, [self = shared_from_this()] {
-        asio::co_spawn(self->strand_, self->write_loop(self), asio::detached);
-    });
+    // already queued for this session go out in the same write.
+    asio::post(strand_, [self = shared_from_this()] { self->write_queue(); });
 }
 
-task<void> websocket_session::write_loop(std::shared_ptr<websocket_session> self) {
-    (void)self;
+void websocket_session::write_queue() {
     while (!queue_.empty() && phase_ != phase::closed) {
         std::size_t counted = 0;
         bool has_close = false;
@@ -382,26 +387,36 @@ task<void> websocket_session::write_loop(std::shared_ptr<websocket_session> self
         auto waiting = std::exchange(held_tokens_, {});
         const std::size_t at_once = has_close ? 0 : stream_->try_write(asio::buffer(write_buffer_));
         waiting.clear();
-        std::error_code ec;
         if (at_once < write_buffer_.size()) {
+            // The socket is full (or this is the close frame): the rest goes out asynchronously,
+            // and the queue after it.
             blocked_ = true;
-            auto rest = asio::buffer(write_buffer_) + at_once;
-            ec = co_await stream_->write(rest);
-            blocked_ = false;
-        } else {
-            // One turn of the strand, so frames posted meanwhile go out together in the next
-            // write (what waiting for a write's completion used to give).
-            auto turn = asio::post(strand_, asio::use_awaitable);
-            co_await std::move(turn);
+            asio::co_spawn(strand_, write_rest(shared_from_this(), at_once, counted, has_close), asio::detached);
+            return;
         }
         queued_bytes_.fetch_sub(counted, std::memory_order_relaxed);
-        if (ec) {
-            if (log_.enabled(log_level::debug)) log_.debug("websocket write failed", {{"error", ec.message()}});
-            teardown();
-            break;
-        }
-        if (has_close) on_close_written();
     }
+    finish_writing();
+}
+
+task<void> websocket_session::write_rest(std::shared_ptr<websocket_session> self, std::size_t offset,
+                                         std::size_t counted, bool has_close) {
+    (void)self;  // keeps the session alive until the write ends
+    auto rest = asio::buffer(write_buffer_) + offset;
+    const std::error_code ec = co_await stream_->write(rest);
+    blocked_ = false;
+    queued_bytes_.fetch_sub(counted, std::memory_order_relaxed);
+    if (ec) {
+        if (log_.enabled(log_level::debug)) log_.debug("websocket write failed", {{"error", ec.message()}});
+        teardown();
+        finish_writing();
+        co_return;
+    }
+    if (has_close) on_close_written();
+    write_queue();
+}
+
+void websocket_session::finish_writing() {
     held_tokens_.clear();
     if (write_buffer_.capacity() > keep_capacity) write_buffer_ = std::string();
     writing_ = false;

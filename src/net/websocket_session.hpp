@@ -68,10 +68,10 @@ public:
     void send(std::string_view text) override;
     void send_binary(std::span<const std::uint8_t> data) override;
     /// send() and send_binary() that keep `token` until the write carrying the frame has been
-    /// tried (at once on an idle socket, or after one turn of the strand while the write loop
-    /// runs), then let it go on the session's strand; at once when the peer is behind (a write
-    /// is blocked) or the frame is dropped (closing, closed, queue full). Costs nothing more
-    /// than the send: the token waits with the frame.
+    /// tried (on the strand's next turn, or when the write in progress ends), then let it go on
+    /// the session's strand; at once when the peer is behind (a write is blocked) or the frame is
+    /// dropped (closing, closed, queue full). Costs nothing more than the send: the token waits
+    /// with the frame.
     void send_tracked(std::string_view text, std::shared_ptr<void> token);
     void send_binary_tracked(std::span<const std::uint8_t> data, std::shared_ptr<void> token);
     /// An invalid `code` (1005 included) sends a close frame without a code; `reason` is cut to
@@ -107,7 +107,12 @@ private:
 
     // On the strand.
     task<void> read_loop(std::shared_ptr<websocket_session> self);
-    task<void> write_loop(std::shared_ptr<websocket_session> self);
+    /// Writes the queue (writing_ set): each batch tried at once; when the socket does not take
+    /// it all, write_rest() finishes it asynchronously and goes on with the queue.
+    void write_queue();
+    task<void> write_rest(std::shared_ptr<websocket_session> self, std::size_t offset, std::size_t counted,
+                          bool has_close);
+    void finish_writing();
     void handle_input(std::span<std::uint8_t> input);
     void deliver_message();
     void on_ping();

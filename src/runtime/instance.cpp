@@ -460,27 +460,27 @@ std::shared_ptr<oneshot<void>> actor_instance::commit_changes() {
     if (persist_dirty_) {
         persist_dirty_ = false;
         last_save_ms_ = clock_->now_ms();
-        if (write_running_) {
-            // Changes made while a write is in flight share the next one: it writes the state
-            // as it is when it starts, so one write commits all of them (per-actor group commit).
-            auto& x = more();
-            if (!x.follow_up) {
-                x.follow_up = std::make_unique<pending_write>();
-                x.follow_up->done = oneshot<void>::make();
-                x.follow_up->delivered = oneshot<void>::make();
-                x.last_commit = x.follow_up->done;
-            }
-            for (auto& o : x.outbox) x.follow_up->batch.push_back(std::move(o));
-            x.outbox.clear();
-            return x.follow_up->delivered;
-        }
-        // `done` (the write is committed and its batch released) orders later batches;
-        // `delivered` (the batch also reached its sockets) is what the caller waits for.
-        auto done = oneshot<void>::make();
-        auto delivered = oneshot<void>::make();
+        // Changes share the next write: it writes the state as it is when it starts, so one
+        // write commits all of them (per-actor group commit). `done` (the write is committed and
+        // its batch released) orders later batches; `delivered` (the batch also reached its
+        // sockets) is what the caller waits for.
         auto& x = more();
-        x.last_commit = done;
-        start_write(std::exchange(x.outbox, {}), done, delivered);
+        if (!x.follow_up) {
+            x.follow_up = std::make_unique<pending_write>();
+            x.follow_up->done = oneshot<void>::make();
+            x.follow_up->delivered = oneshot<void>::make();
+            x.last_commit = x.follow_up->done;
+        }
+        for (auto& o : x.outbox) x.follow_up->batch.push_back(std::move(o));
+        x.outbox.clear();
+        auto delivered = x.follow_up->delivered;
+        if (!write_running_) {
+            // With no write in flight, the next one starts on the strand's next turn rather than
+            // now: the handlers already queued on the strand (the other actions of a burst) then
+            // commit in it too, and their events leave together.
+            write_running_ = true;
+            asio::post(strand_, [self = shared_from_this()] { self->start_follow_up(); });
+        }
         return delivered;
     }
     if (extras_ && extras_->last_commit && !extras_->last_commit->ready()) {
@@ -552,11 +552,16 @@ void actor_instance::start_write(std::vector<outgoing> batch, std::shared_ptr<on
                 done->set_value();
             }
             // One write in flight per actor, so batches leave in commit order.
-            if (self->extras_->follow_up && !self->persist_closed_) {
-                auto next = std::move(self->extras_->follow_up);
-                self->start_write(std::move(next->batch), next->done, next->delivered);
-            }
+            self->start_follow_up();
         });
+}
+
+void actor_instance::start_follow_up() {
+    write_running_ = false;
+    // (A stop settles the waiting write itself, in its final save.)
+    if (!extras_ || !extras_->follow_up || persist_closed_) return;
+    auto next = std::move(extras_->follow_up);
+    start_write(std::move(next->batch), next->done, next->delivered);
 }
 
 std::shared_ptr<oneshot<void>> actor_instance::release_now() {

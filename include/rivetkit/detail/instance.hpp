@@ -263,12 +263,15 @@ private:
     /// release_outbox), and after the commit it waits for.
     std::shared_ptr<detail::oneshot<void>> commit_changes();
     struct delivery_barrier;
-    /// Hands `batch` to the transports in order. `delivered` completes, with `error` if there is
-    /// one, once every event of the batch, and of every batch released before it, is handed to
-    /// its socket.
+    /// Starts the waiting write (extras' follow_up), if any: the write in flight has ended or
+    /// the one scheduled by commit_changes() is due.
+    void start_follow_up();
     void start_write(std::vector<outgoing> batch, std::shared_ptr<detail::oneshot<void>> done,
                      std::shared_ptr<detail::oneshot<void>> delivered);
     void settle_pending_write(pending_write& w, std::exception_ptr error);
+    /// Hands `batch` to the transports in order. `delivered` completes, with `error` if there is
+    /// one, once every event of the batch, and of every batch released before it, is handed to
+    /// its socket.
     void release_outbox(std::vector<outgoing> batch, std::shared_ptr<detail::oneshot<void>> delivered,
                         std::exception_ptr error = nullptr);
     /// Releases the outbox now; what commit_changes returns when nothing is written.
@@ -357,7 +360,7 @@ private:
     bool in_state_change_hook_ = false;
 
     // output gate
-    bool write_running_ = false;
+    bool write_running_ = false;  // a write is in flight, or scheduled (commit_changes)
 
     bool ready_ = false;
     bool stop_called_ = false;
