@@ -22,11 +22,12 @@
 # BENCH_CREATE_COUNT (actors created on ours, default 100000), BENCH_CREATE_COUNT_REFERENCE
 # (on the reference, default 10000: it creates ~250/s), BENCH_CREATE_LATENCY_COUNT (creations
 # one at a time for the latency figure, default 2000), BENCH_WAKE_ACTORS (default 1000),
-# BENCH_FANOUT_CONNS (default 1000), BENCH_FANOUT_MESSAGES (default 200), RIVETKIT_JOBS.
+# BENCH_FANOUT_CONNS (default 1000), BENCH_FANOUT_MESSAGES (default 200), RIVETKIT_JOBS,
+# BENCH_BUILD_DIR (the Release build tree to use, relative to the repository; default build/bench).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
-dir=build/bench
+dir="${BENCH_BUILD_DIR:-build/bench}"
 jobs="${RIVETKIT_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 duration="${BENCH_DURATION:-5}"
 create_count="${BENCH_CREATE_COUNT:-100000}"

@@ -230,6 +230,8 @@ struct definition_base {
     virtual task<void> init_state(actor_instance&, const value& input) const = 0;
     virtual void load_state(behavior&, const value& v) const = 0;
     [[nodiscard]] virtual value dump_state(const behavior&) const = 0;
+    /// For an untyped input (`value`) the behaviour keeps a pointer to `v`, which must outlive it
+    /// (the instance passes its own copy).
     virtual void load_input(behavior&, const value& v) const = 0;
     virtual task<void> init_vars(actor_instance&) const = 0;
     /// Hibernatable connections: the conn state as a value (undefined without one), and a
@@ -303,7 +305,9 @@ struct storage_behavior final : behavior {
     using slot = std::conditional_t<std::is_void_v<T>, std::monostate, std::optional<T>>;
     slot<typename Types::state> state_slot;
     slot<typename Types::vars> vars_slot;
-    typename Types::input input_slot{};
+    // An untyped input (the default) is not copied: `input` points at the instance's own
+    // (actor_instance::input(), which lives as long as the instance).
+    std::conditional_t<std::is_same_v<typename Types::input, value>, std::monostate, typename Types::input> input_slot{};
 };
 
 template <class Types>
@@ -339,7 +343,7 @@ public:
 
     std::unique_ptr<behavior> instantiate() const override {
         auto b = std::make_unique<storage>();
-        b->input = &b->input_slot;
+        if constexpr (!std::is_same_v<input_t, value>) b->input = &b->input_slot;
         return b;
     }
 
@@ -382,7 +386,7 @@ public:
     void load_input(behavior& beh, const value& v) const override {
         auto& b = static_cast<storage&>(beh);
         if constexpr (std::is_same_v<input_t, value>) {
-            b.input_slot = v;
+            b.input = const_cast<value*>(&v);  // read only through const access (c.input())
         } else {
             b.input_slot = v.is_nullish() ? input_t{} : rivetkit::from_value<input_t>(v);
         }

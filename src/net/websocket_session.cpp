@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -132,18 +133,25 @@ bool websocket_session::reserve_queue_bytes(std::size_t n) {
 void websocket_session::send_frame(ws_opcode op, std::string_view payload, std::shared_ptr<void> token) {
     // A dropped frame lets its token go here (or in the strand, once it is refused there).
     if (!accepting_sends_.load(std::memory_order_acquire)) return;
-    outgoing frame{build_frame(op, payload), true, false};
-    if (!reserve_queue_bytes(frame.bytes.size())) {
+    const std::size_t size = ws_frame_header_size(payload.size(), role_ == role::client) + payload.size();
+    if (!reserve_queue_bytes(size)) {
         post_overflow();
         return;
     }
-    // post, never dispatch: a sender that happens to run inside the strand must not overtake
-    // frames other threads queued before it (one connection's frames keep their send order).
-    // If the io_context drops the handler unrun, the token goes with it.
-    asio::post(strand_, [self = shared_from_this(), f = std::move(frame), t = std::move(token)]() mutable {
-        self->enqueue(std::move(f), &t);  // an idle socket tries the write before this returns
-        t.reset();
-    });
+    // Appended to the gathered sends under the lock, so one connection's frames keep their send
+    // order whichever threads send them; the strand takes them all on its next turn (a posted
+    // take, never a direct write: a sender inside the strand must not overtake frames gathered
+    // before it). If the io_context drops the take unrun, the tokens go with the session.
+    std::optional<ws_mask_key> mask;
+    if (role_ == role::client) mask = random_mask_key();
+    bool post_take = false;
+    {
+        std::lock_guard lock(sends_mutex_);
+        append_ws_frame(sends_.bytes, op, payload, true, mask);
+        if (token) sends_.tokens.push_back(std::move(token));
+        post_take = !std::exchange(sends_.take_posted, true);
+    }
+    if (post_take) asio::post(strand_, [self = shared_from_this()] { self->take_sends(); });
 }
 
 void websocket_session::post_overflow() {
@@ -289,8 +297,38 @@ void websocket_session::enqueue(outgoing frame, std::shared_ptr<void>* token) {
     start_writing();
 }
 
+void websocket_session::take_sends() {
+    gathered_sends taken;
+    {
+        std::lock_guard lock(sends_mutex_);
+        taken.bytes = std::move(sends_.bytes);
+        taken.tokens = std::move(sends_.tokens);
+        sends_.bytes = std::string();
+        sends_.tokens.clear();
+        sends_.take_posted = false;
+    }
+    if (taken.bytes.empty()) return;
+    if (phase_ == phase::closed || close_queued_) {
+        // Nothing may follow a close frame; the tokens go with `taken`.
+        queued_bytes_.fetch_sub(taken.bytes.size(), std::memory_order_relaxed);
+        return;
+    }
+    queue_.push_back(outgoing{std::move(taken.bytes), true, false});
+    // As in enqueue(): the senders wait for the next write attempt unless the peer is behind.
+    if (!blocked_) {
+        for (auto& t : taken.tokens) held_tokens_.push_back(std::move(t));
+    }
+    // This already is a later turn than the sends it took, so the write is tried at once.
+    if (!writing_) {
+        writing_ = true;
+        write_queue();
+    }
+}
+
 void websocket_session::enqueue_close(std::uint16_t code, std::string_view reason) {
     if (close_queued_) return;
+    // Frames sent before the close go first (dropped by fail(), which empties the queue first).
+    if (!failed_) take_sends();
     outgoing frame{build_frame(ws_opcode::close, make_ws_close_payload(code, reason)), false, true};
     enqueue(std::move(frame));
     close_queued_ = true;
@@ -303,6 +341,15 @@ void websocket_session::drop_queue() noexcept {
     }
     queue_.clear();
     held_tokens_.clear();
+    gathered_sends dropped;
+    {
+        std::lock_guard lock(sends_mutex_);
+        counted += sends_.bytes.size();
+        dropped.bytes = std::move(sends_.bytes);
+        dropped.tokens = std::move(sends_.tokens);
+        sends_.bytes = std::string();
+        sends_.tokens.clear();
+    }
     queued_bytes_.fetch_sub(counted, std::memory_order_relaxed);
 }
 
@@ -310,14 +357,11 @@ void websocket_session::start_writing() {
     if (writing_ || queue_.empty() || phase_ == phase::closed) return;
     writing_ = true;
     // The write starts on the strand's next turn, not inline: frames that other handlers
-    // already queued for this session (a broadcast's next events) go out in the same write.
-    asio::post(strand_, [self = shared_from_this()] {
-        asio::co_spawn(self->strand_, self->write_loop(self), asio::detached);
-    });
+    // already queued for this session go out in the same write.
+    asio::post(strand_, [self = shared_from_this()] { self->write_queue(); });
 }
 
-task<void> websocket_session::write_loop(std::shared_ptr<websocket_session> self) {
-    (void)self;
+void websocket_session::write_queue() {
     while (!queue_.empty() && phase_ != phase::closed) {
         std::size_t counted = 0;
         bool has_close = false;
@@ -343,26 +387,36 @@ task<void> websocket_session::write_loop(std::shared_ptr<websocket_session> self
         auto waiting = std::exchange(held_tokens_, {});
         const std::size_t at_once = has_close ? 0 : stream_->try_write(asio::buffer(write_buffer_));
         waiting.clear();
-        std::error_code ec;
         if (at_once < write_buffer_.size()) {
+            // The socket is full (or this is the close frame): the rest goes out asynchronously,
+            // and the queue after it.
             blocked_ = true;
-            auto rest = asio::buffer(write_buffer_) + at_once;
-            ec = co_await stream_->write(rest);
-            blocked_ = false;
-        } else {
-            // One turn of the strand, so frames posted meanwhile go out together in the next
-            // write (what waiting for a write's completion used to give).
-            auto turn = asio::post(strand_, asio::use_awaitable);
-            co_await std::move(turn);
+            asio::co_spawn(strand_, write_rest(shared_from_this(), at_once, counted, has_close), asio::detached);
+            return;
         }
         queued_bytes_.fetch_sub(counted, std::memory_order_relaxed);
-        if (ec) {
-            if (log_.enabled(log_level::debug)) log_.debug("websocket write failed", {{"error", ec.message()}});
-            teardown();
-            break;
-        }
-        if (has_close) on_close_written();
     }
+    finish_writing();
+}
+
+task<void> websocket_session::write_rest(std::shared_ptr<websocket_session> self, std::size_t offset,
+                                         std::size_t counted, bool has_close) {
+    (void)self;  // keeps the session alive until the write ends
+    auto rest = asio::buffer(write_buffer_) + offset;
+    const std::error_code ec = co_await stream_->write(rest);
+    blocked_ = false;
+    queued_bytes_.fetch_sub(counted, std::memory_order_relaxed);
+    if (ec) {
+        if (log_.enabled(log_level::debug)) log_.debug("websocket write failed", {{"error", ec.message()}});
+        teardown();
+        finish_writing();
+        co_return;
+    }
+    if (has_close) on_close_written();
+    write_queue();
+}
+
+void websocket_session::finish_writing() {
     held_tokens_.clear();
     if (write_buffer_.capacity() > keep_capacity) write_buffer_ = std::string();
     writing_ = false;

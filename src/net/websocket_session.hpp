@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -67,10 +68,10 @@ public:
     void send(std::string_view text) override;
     void send_binary(std::span<const std::uint8_t> data) override;
     /// send() and send_binary() that keep `token` until the write carrying the frame has been
-    /// tried (at once on an idle socket, or after one turn of the strand while the write loop
-    /// runs), then let it go on the session's strand; at once when the peer is behind (a write
-    /// is blocked) or the frame is dropped (closing, closed, queue full). Costs nothing more
-    /// than the send: the token rides on the send's own post.
+    /// tried (on the strand's next turn, or when the write in progress ends), then let it go on
+    /// the session's strand; at once when the peer is behind (a write is blocked) or the frame is
+    /// dropped (closing, closed, queue full). Costs nothing more than the send: the token waits
+    /// with the frame.
     void send_tracked(std::string_view text, std::shared_ptr<void> token);
     void send_binary_tracked(std::span<const std::uint8_t> data, std::shared_ptr<void> token);
     /// An invalid `code` (1005 included) sends a close frame without a code; `reason` is cut to
@@ -106,7 +107,12 @@ private:
 
     // On the strand.
     task<void> read_loop(std::shared_ptr<websocket_session> self);
-    task<void> write_loop(std::shared_ptr<websocket_session> self);
+    /// Writes the queue (writing_ set): each batch tried at once; when the socket does not take
+    /// it all, write_rest() finishes it asynchronously and goes on with the queue.
+    void write_queue();
+    task<void> write_rest(std::shared_ptr<websocket_session> self, std::size_t offset, std::size_t counted,
+                          bool has_close);
+    void finish_writing();
     void handle_input(std::span<std::uint8_t> input);
     void deliver_message();
     void on_ping();
@@ -116,6 +122,8 @@ private:
     /// `token`: a sender's (send_tracked), taken when the sender is to wait for the next write.
     void enqueue(outgoing frame, std::shared_ptr<void>* token = nullptr);
     void enqueue_close(std::uint16_t code, std::string_view reason);
+    /// Moves what send_frame() gathered (sends_) into the queue, behind what is there.
+    void take_sends();
     void drop_queue() noexcept;
     void start_writing();
     void on_close_written();
@@ -135,6 +143,15 @@ private:
     std::atomic<bool> accepting_sends_{true};
     std::atomic<bool> overflowed_{false};
     std::atomic<std::size_t> queued_bytes_{0};
+    /// Frames sent from any thread and not yet taken by the strand: appended to one buffer, so a
+    /// burst of sends (a broadcast's events) costs one post and one queue entry, not one each.
+    struct gathered_sends {
+        std::string bytes;                         // whole frames, counted in queued_bytes_
+        std::vector<std::shared_ptr<void>> tokens;  // send_tracked()'s, in send order
+        bool take_posted = false;                  // a take_sends() is posted and has not run
+    };
+    std::mutex sends_mutex_;
+    gathered_sends sends_;
 
     // Strand only.
     frame_parser parser_;

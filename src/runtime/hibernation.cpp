@@ -86,11 +86,6 @@ bool actor_instance::can_hibernate_connections() const noexcept {
     return driver_->supports_hibernation() && def_->conn_state_serializable;
 }
 
-actor_instance::hibernation_store& actor_instance::hibernation() {
-    if (!hib_) hib_ = std::make_unique<hibernation_store>();
-    return *hib_;
-}
-
 task<void> actor_instance::restore_connections() {
     bytes prefix{detail::connection_key_prefix};
     auto entries = co_await driver_->kv_list_prefix(id_, std::move(prefix));
@@ -105,12 +100,12 @@ void actor_instance::restore_connections(const std::vector<kv_entry>& entries) {
             c->connected = true;
             conns_[c->id] = std::move(c);
         } catch (...) {
-            log_.warn("dropping an unreadable persisted connection",
+            log().warn("dropping an unreadable persisted connection",
                       {{"key", std::string(key.begin() + 1, key.end())}, {"error", describe_exception(std::current_exception())}});
             hibernation().deletes.push_back(key);
         }
     }
-    if (!entries.empty()) log_.debug("hibernating connections restored", {{"count", std::to_string(conns_.size())}});
+    if (!entries.empty()) log().debug("hibernating connections restored", {{"count", std::to_string(conns_.size())}});
 }
 
 std::vector<std::shared_ptr<connection>> actor_instance::detached_connections() const {
@@ -144,10 +139,11 @@ void actor_instance::hibernation_changed(bool now) {
     h.write_timer = clock_->start_timer(delay, strand_, [w = weak_from_this()] {
         auto self = w.lock();
         if (!self) return;
-        self->hib_->write_timer.reset();
-        if (self->hib_->write_running || self->stop_called_) return;
+        auto& store = self->hibernation();
+        store.write_timer.reset();
+        if (store.write_running || self->stop_called_) return;
         asio::co_spawn(self->strand_, self->write_hibernation(), [self](std::exception_ptr e) {
-            if (e) self->log_.error("saving connections failed", {{"error", describe_exception(e)}});
+            if (e) self->log().error("saving connections failed", {{"error", describe_exception(e)}});
         });
     });
 }

@@ -15,6 +15,7 @@
 #include "rivetkit/actor.hpp"
 #include "rivetkit/client.hpp"
 #include "rivetkit/detail/registry_core.hpp"
+#include "rivetkit/detail/sleep_queue.hpp"
 #include "rivetkit/error.hpp"
 #include "rivetkit/ids.hpp"
 #include "rivetkit/sql.hpp"
@@ -37,20 +38,74 @@ std::shared_ptr<oneshot<void>> ready_oneshot() {
 
 task<void> await_oneshot(std::shared_ptr<oneshot<void>> o) { co_await o->wait(); }
 
+// Whether a line at `level` would be written (checked before building an instance's logger).
+bool log_enabled(log_level level) noexcept { return logger().enabled(level); }
+
 }  // namespace
+
+struct actor_instance::extras {
+    value input;                             // persisted
+    std::vector<scheduled_event> schedule;   // persisted, by timestamp
+    // output gate
+    std::vector<outgoing> outbox;
+    std::shared_ptr<oneshot<void>> last_commit;  // the newest write in flight
+    std::unique_ptr<pending_write> follow_up;
+    std::weak_ptr<delivery_barrier> last_delivery;  // the newest batch still reaching its sockets
+    std::shared_ptr<timer> save_timer;
+    std::vector<std::shared_ptr<oneshot<void>>> save_waiters;
+    // background work
+    std::size_t background_tasks = 0;
+    std::vector<std::shared_ptr<oneshot<void>>> wait_until;
+    std::optional<std::int64_t> armed_alarm;
+    std::shared_ptr<rivetkit::client> client;
+    std::shared_ptr<sql::database> db;
+    std::unique_ptr<hibernation_store> hib;  // hibernation.cpp; kept for the instance's life
+};
+
+actor_instance::extras& actor_instance::more() {
+    if (!extras_) extras_ = std::make_unique<extras>();
+    return *extras_;
+}
+
+actor_instance::hibernation_store& actor_instance::hibernation() {
+    auto& x = more();
+    if (!x.hib) x.hib = std::make_unique<hibernation_store>();
+    return *x.hib;
+}
+
+actor_instance::hibernation_store* actor_instance::hibernation_if_any() const noexcept {
+    return extras_ ? extras_->hib.get() : nullptr;
+}
+
+void actor_instance::trim_extras() noexcept {
+    // Only between turns of an idle actor (reset_sleep_timer): nothing holds a reference into
+    // extras then. The behaviour's input pointer never points into it while the input is
+    // undefined (input()).
+    if (!extras_ || write_running_) return;
+    const extras& x = *extras_;
+    if (x.input.is_undefined() && x.schedule.empty() && x.outbox.empty() &&
+        (!x.last_commit || x.last_commit->ready()) && !x.follow_up && x.last_delivery.expired() && !x.save_timer &&
+        x.save_waiters.empty() && x.background_tasks == 0 && x.wait_until.empty() && !x.armed_alarm && !x.client &&
+        !x.db && !x.hib) {
+        extras_.reset();
+    }
+}
+
 
 void abort_signal::on_abort(std::function<void()> fn) {
     if (aborted()) {
         fn();
     } else {
-        callbacks_.push_back(std::move(fn));
+        if (!callbacks_) callbacks_ = std::make_unique<std::vector<std::function<void()>>>();
+        callbacks_->push_back(std::move(fn));
     }
 }
 
 void abort_signal::raise() {
     if (aborted_.exchange(true)) return;
     auto callbacks = std::move(callbacks_);
-    for (auto& cb : callbacks) {
+    if (!callbacks) return;
+    for (auto& cb : *callbacks) {
         try {
             cb();
         } catch (...) {
@@ -62,21 +117,48 @@ actor_instance::actor_instance(init in)
     : id_(std::move(in.actor_id)),
       name_(std::move(in.name)),
       key_(std::move(in.key)),
-      region_(std::move(in.region)),
-      def_(std::move(in.definition)),
+      region_(in.registry != nullptr && in.region == in.registry->settings().default_region
+                  ? nullptr
+                  : std::make_unique<const std::string>(std::move(in.region))),
+      def_(in.definition.get()),
       driver_(in.driver),
-      clock_(std::move(in.clock)),
+      clock_(in.clock.get()),
       strand_(asio::make_strand(in.executor)),
       registry_(in.registry),
-      durability_(in.durability_mode),
-      log_(logger("actor").with("actor", name_).with("key", serialize_key(key_)).with("actorId", id_)),
-      behavior_(def_->instantiate()) {}
+      behavior_(def_->instantiate()),
+      durability_(in.durability_mode) {}
 
 actor_instance::~actor_instance() {
-    if (sleep_timer_) sleep_timer_->cancel();
-    if (save_timer_) save_timer_->cancel();
-    if (hib_ && hib_->write_timer) hib_->write_timer->cancel();
+    cancel_sleep_timer();
+    if (extras_ && extras_->save_timer) extras_->save_timer->cancel();
+    if (extras_ && extras_->hib && extras_->hib->write_timer) extras_->hib->write_timer->cancel();
     close_database();  // an instance that never stopped (its start failed)
+    delete log_.load(std::memory_order_acquire);
+}
+
+const std::string& actor_instance::region() const noexcept {
+    return region_ ? *region_ : registry_->settings().default_region;
+}
+
+const logger& actor_instance::log() const noexcept {
+    if (const logger* l = log_.load(std::memory_order_acquire)) return *l;
+    try {
+        auto made = std::make_unique<const logger>(
+            logger("actor").with("actor", name_).with("key", serialize_key(key_)).with("actorId", id_));
+        const logger* expected = nullptr;
+        // Another thread may have built one meanwhile: the first one stays.
+        if (!log_.compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel)) return *expected;
+        return *made.release();
+    } catch (...) {
+        static const logger fallback("actor");  // out of memory: lines lose the actor's bindings
+        return fallback;
+    }
+}
+
+const value& actor_instance::input() const noexcept {
+    // An undefined input is always this one, so extras can go while the behaviour points at it.
+    static const value none;
+    return extras_ && !extras_->input.is_undefined() ? extras_->input : none;
 }
 
 const actor_options& actor_instance::options() const noexcept { return def_->options; }
@@ -84,19 +166,21 @@ const actor_options& actor_instance::options() const noexcept { return def_->opt
 value actor_instance::driver_context() const { return driver_->driver_context(id_); }
 
 rivetkit::client& actor_instance::client() {
-    if (!client_) client_ = registry_->shared_client();
-    return *client_;
+    auto& x = more();
+    if (!x.client) x.client = registry_->shared_client();
+    return *x.client;
 }
 
 sql::database& actor_instance::db() {
     if (db_closed_) throw errors::actor_stopping();
-    if (!db_) {
+    auto& x = more();
+    if (!x.db) {
         auto opened = driver_->open_database(id_);
         if (!opened) throw errors::internal("the driver returned no database");
-        db_ = std::move(opened);
-        log_.debug("database opened");
+        x.db = std::move(opened);
+        if (log_enabled(log_level::debug)) log().debug("database opened");
     }
-    return *db_;
+    return *x.db;
 }
 
 void actor_instance::close_database() noexcept {
@@ -104,7 +188,7 @@ void actor_instance::close_database() noexcept {
     // Closed before the driver may delete the data (destroy), with whatever statements and
     // transaction the actor left behind. The object itself stays until the instance goes, so a
     // reference a coroutine still holds throws instead of dangling.
-    if (db_) db_->close();
+    if (extras_ && extras_->db) extras_->db->close();
 }
 
 // ---- persistence ---------------------------------------------------------------------------
@@ -112,12 +196,15 @@ void actor_instance::close_database() noexcept {
 bytes actor_instance::encode_persisted() const {
     bare::writer w;
     w.u16(persist_version);
-    w.optional_tag(!input_.is_undefined());
-    if (!input_.is_undefined()) w.data(cbor::encode(input_));
+    const value& in = input();
+    w.optional_tag(!in.is_undefined());
+    if (!in.is_undefined()) w.data(cbor::encode(in));
     w.boolean(has_initialized_);
     w.data(state_snapshot_);
-    w.uint(schedule_.size());
-    for (const auto& e : schedule_) {
+    static const std::vector<scheduled_event> no_schedule;
+    const auto& schedule = extras_ ? extras_->schedule : no_schedule;
+    w.uint(schedule.size());
+    for (const auto& e : schedule) {
         w.str(e.event_id);
         w.i64(e.timestamp);
         w.str(e.action);
@@ -133,17 +220,21 @@ void actor_instance::decode_persisted(const bytes& blob) {
     if (version != persist_version) {
         throw errors::internal(fmt::format("unsupported persisted actor version {}", version));
     }
-    input_ = r.optional_tag() ? cbor::decode(r.data()) : value{};
+    if (r.optional_tag()) {
+        more().input = cbor::decode(r.data());
+    } else if (extras_) {
+        extras_->input = value{};
+    }
     has_initialized_ = r.boolean();
     state_snapshot_ = r.data();
-    schedule_.clear();
+    if (extras_) extras_->schedule.clear();
     for (std::uint64_t n = r.uint(); n > 0; --n) {
         scheduled_event e;
         e.event_id = r.str();
         e.timestamp = r.i64();
         e.action = r.str();
         if (r.optional_tag()) e.args_cbor = r.data();
-        schedule_.push_back(std::move(e));
+        more().schedule.push_back(std::move(e));
     }
     r.expect_end();
 }
@@ -168,11 +259,11 @@ task<void> actor_instance::start() {
     auto got = co_await driver_->kv_get(id_, std::move(keys));
     if (got.empty() || !got[0].has_value()) throw errors::internal("actor has no persisted data");
     decode_persisted(*got[0]);
-    def_->load_input(*behavior_, input_);
+    def_->load_input(*behavior_, input());
 
     if (!has_initialized_) {
         // Create: state, then the record is written before on_create runs.
-        co_await def_->init_state(*this, input_);
+        co_await def_->init_state(*this, input());
         has_initialized_ = true;
         state_snapshot_ = cbor::encode(def_->dump_state(*behavior_));
         state_touched_ = false;
@@ -192,7 +283,7 @@ task<void> actor_instance::start() {
     // Changes made while starting are persisted, never reported to on_state_change.
     if (state_touched_) diff_state(false);
     ready_ = true;
-    log_.debug("actor started");
+    if (log_enabled(log_level::debug)) log().debug("actor started");
     reset_sleep_timer();
     co_await on_alarm();
     if (persist_dirty_) commit_changes();
@@ -200,8 +291,9 @@ task<void> actor_instance::start() {
 
 std::shared_ptr<oneshot<void>> actor_instance::wait_for_background(milliseconds timeout) {
     auto all = oneshot<void>::make();
-    auto pending = std::make_shared<std::size_t>(wait_until_.size());
-    for (auto& w : std::exchange(wait_until_, {})) {
+    auto& wait_until = more().wait_until;
+    auto pending = std::make_shared<std::size_t>(wait_until.size());
+    for (auto& w : std::exchange(wait_until, {})) {
         w->on_ready([all, pending, s = strand_] {
             asio::post(s, [all, pending] {
                 if (--*pending == 0) all->set_value();
@@ -216,10 +308,7 @@ std::shared_ptr<oneshot<void>> actor_instance::wait_for_background(milliseconds 
 task<void> actor_instance::stop(stop_mode mode) {
     if (stop_called_) co_return;
     stop_called_ = true;
-    if (sleep_timer_) {
-        sleep_timer_->cancel();
-        sleep_timer_.reset();
-    }
+    cancel_sleep_timer();
     abort_.raise();
 
     const auto& hook = mode == stop_mode::sleep ? def_->on_sleep : def_->on_destroy;
@@ -229,7 +318,7 @@ task<void> actor_instance::stop(stop_mode mode) {
             const std::string_view hook_name = mode == stop_mode::sleep ? "on_sleep" : "on_destroy";
             co_await run_hook_with_timeout(hook(*this), timeout, hook_name);
         } catch (...) {
-            log_.error("stop hook failed", {{"error", describe_exception(std::current_exception())}});
+            log().error("stop hook failed", {{"error", describe_exception(std::current_exception())}});
         }
     }
 
@@ -244,23 +333,23 @@ task<void> actor_instance::stop(stop_mode mode) {
     }
 
     // wait_until / run_in_background work, bounded.
-    if (!wait_until_.empty()) {
+    if (extras_ && !extras_->wait_until.empty()) {
         auto all = wait_for_background(options().wait_until_timeout);
         co_await all->wait();
     }
     // The stop hook and wait_until work may still use c.db(); nothing after this point may.
     close_database();
 
-    if (save_timer_) {
-        save_timer_->cancel();
-        save_timer_.reset();
+    if (extras_ && extras_->save_timer) {
+        extras_->save_timer->cancel();
+        extras_->save_timer.reset();
     }
     // The final save below is this instance's last write: work still running after it (an
     // action the stop did not wait for) must not overwrite what a later instance commits.
     persist_closed_ = true;
     // Changes waiting behind the write in flight are committed by the final save (a destroyed
     // actor's data goes anyway: its actions succeed as if their write had run).
-    std::unique_ptr<pending_write> waiting = std::move(follow_up_);
+    std::unique_ptr<pending_write> waiting = extras_ ? std::move(extras_->follow_up) : nullptr;
     std::exception_ptr final_save_error;
     if (mode == stop_mode::sleep) {
         if (state_touched_) diff_state(true);
@@ -268,13 +357,13 @@ task<void> actor_instance::stop(stop_mode mode) {
             co_await write_persisted();
         } catch (...) {
             final_save_error = std::current_exception();
-            log_.error("final save failed", {{"error", describe_exception(final_save_error)}});
+            log().error("final save failed", {{"error", describe_exception(final_save_error)}});
         }
-        if (hib_) {
+        if (hibernation_if_any() != nullptr) {
             try {
                 co_await flush_hibernation();
             } catch (...) {
-                log_.error("saving hibernating connections failed", {{"error", describe_exception(std::current_exception())}});
+                log().error("saving hibernating connections failed", {{"error", describe_exception(std::current_exception())}});
             }
         }
         // The hibernated sockets are done with (their handlers hold these connections).
@@ -283,17 +372,23 @@ task<void> actor_instance::stop(stop_mode mode) {
         }
     }
     if (waiting) settle_pending_write(*waiting, final_save_error);
-    outbox_.clear();
-    if (last_commit_ && !last_commit_->ready()) {
+    std::shared_ptr<oneshot<void>> last_commit;
+    if (extras_) {
+        extras_->outbox.clear();
+        last_commit = extras_->last_commit;
+    }
+    if (last_commit && !last_commit->ready()) {
         try {
-            co_await last_commit_->wait();
+            co_await last_commit->wait();
         } catch (...) {
         }
     }
-    for (auto& w : save_waiters_) w->set_value();
-    save_waiters_.clear();
+    if (extras_) {
+        for (auto& w : extras_->save_waiters) w->set_value();
+        extras_->save_waiters.clear();
+    }
     ready_ = false;
-    log_.debug(mode == stop_mode::sleep ? "actor slept" : "actor destroyed");
+    if (log_enabled(log_level::debug)) log().debug(mode == stop_mode::sleep ? "actor slept" : "actor destroyed");
 }
 
 // ---- change detection and the output gate --------------------------------------------------
@@ -318,7 +413,7 @@ void actor_instance::diff_state(bool notify) {
     try {
         def_->on_state_change(*this);
     } catch (...) {
-        log_.error("on_state_change failed", {{"error", describe_exception(std::current_exception())}});
+        log().error("on_state_change failed", {{"error", describe_exception(std::current_exception())}});
     }
     in_state_change_hook_ = false;
     // Changes the hook made are persisted but not reported again.
@@ -348,7 +443,7 @@ std::shared_ptr<oneshot<void>> actor_instance::commit_changes() {
     if (persist_closed_) {
         // Stopped: what changed since the final save can never be committed, so no reply that
         // may reflect it leaves as a success (in any durability mode).
-        outbox_.clear();
+        if (extras_) extras_->outbox.clear();
         if (persist_dirty_) {
             persist_dirty_ = false;
             changes_lost_ = true;
@@ -365,34 +460,36 @@ std::shared_ptr<oneshot<void>> actor_instance::commit_changes() {
     if (persist_dirty_) {
         persist_dirty_ = false;
         last_save_ms_ = clock_->now_ms();
-        if (write_running_) {
-            // Changes made while a write is in flight share the next one: it writes the state
-            // as it is when it starts, so one write commits all of them (per-actor group commit).
-            if (!follow_up_) {
-                follow_up_ = std::make_unique<pending_write>();
-                follow_up_->done = oneshot<void>::make();
-                follow_up_->delivered = oneshot<void>::make();
-                last_commit_ = follow_up_->done;
-            }
-            for (auto& o : outbox_) follow_up_->batch.push_back(std::move(o));
-            outbox_.clear();
-            return follow_up_->delivered;
+        // Changes share the next write: it writes the state as it is when it starts, so one
+        // write commits all of them (per-actor group commit). `done` (the write is committed and
+        // its batch released) orders later batches; `delivered` (the batch also reached its
+        // sockets) is what the caller waits for.
+        auto& x = more();
+        if (!x.follow_up) {
+            x.follow_up = std::make_unique<pending_write>();
+            x.follow_up->done = oneshot<void>::make();
+            x.follow_up->delivered = oneshot<void>::make();
+            x.last_commit = x.follow_up->done;
         }
-        // `done` (the write is committed and its batch released) orders later batches;
-        // `delivered` (the batch also reached its sockets) is what the caller waits for.
-        auto done = oneshot<void>::make();
-        auto delivered = oneshot<void>::make();
-        last_commit_ = done;
-        start_write(std::exchange(outbox_, {}), done, delivered);
+        for (auto& o : x.outbox) x.follow_up->batch.push_back(std::move(o));
+        x.outbox.clear();
+        auto delivered = x.follow_up->delivered;
+        if (!write_running_) {
+            // With no write in flight, the next one starts on the strand's next turn rather than
+            // now: the handlers already queued on the strand (the other actions of a burst) then
+            // commit in it too, and their events leave together.
+            write_running_ = true;
+            asio::post(strand_, [self = shared_from_this()] { self->start_follow_up(); });
+        }
         return delivered;
     }
-    if (last_commit_ && !last_commit_->ready()) {
+    if (extras_ && extras_->last_commit && !extras_->last_commit->ready()) {
         // Nothing new to write, but earlier changes are still in flight: events wait for them.
-        auto prev = last_commit_;
+        auto prev = extras_->last_commit;
         auto delivered = oneshot<void>::make();
         // (prev is alive while it runs its callbacks; a strong capture would be a cycle.)
         prev->on_ready([self = shared_from_this(), weak = std::weak_ptr(prev), delivered,
-                        batch = std::exchange(outbox_, {})]() mutable {
+                        batch = std::exchange(extras_->outbox, {})]() mutable {
             asio::post(self->strand_, [self, prev = weak.lock(), delivered, batch = std::move(batch)]() mutable {
                 std::exception_ptr error;
                 try {
@@ -445,7 +542,7 @@ void actor_instance::start_write(std::vector<outgoing> batch, std::shared_ptr<on
         [self = shared_from_this(), done, delivered, batch = std::move(batch)](std::exception_ptr e) mutable {
             self->write_running_ = false;
             if (e) {
-                self->log_.error("saving state failed", {{"error", describe_exception(e)}});
+                self->log().error("saving state failed", {{"error", describe_exception(e)}});
                 // The change is not durable: events describing it are dropped and the
                 // actions waiting on it fail.
                 done->set_exception(e);
@@ -455,26 +552,32 @@ void actor_instance::start_write(std::vector<outgoing> batch, std::shared_ptr<on
                 done->set_value();
             }
             // One write in flight per actor, so batches leave in commit order.
-            if (self->follow_up_ && !self->persist_closed_) {
-                auto next = std::move(self->follow_up_);
-                self->start_write(std::move(next->batch), next->done, next->delivered);
-            }
+            self->start_follow_up();
         });
+}
+
+void actor_instance::start_follow_up() {
+    write_running_ = false;
+    // (A stop settles the waiting write itself, in its final save.)
+    if (!extras_ || !extras_->follow_up || persist_closed_) return;
+    auto next = std::move(extras_->follow_up);
+    start_write(std::move(next->batch), next->done, next->delivered);
 }
 
 std::shared_ptr<oneshot<void>> actor_instance::release_now() {
     // The common case, nothing sent and every earlier batch delivered, allocates nothing.
-    if (outbox_.empty() && last_delivery_.expired()) return ready_oneshot();
+    if (!extras_ || (extras_->outbox.empty() && extras_->last_delivery.expired())) return ready_oneshot();
     auto delivered = oneshot<void>::make();
-    release_outbox(std::exchange(outbox_, {}), delivered);
+    release_outbox(std::exchange(extras_->outbox, {}), delivered);
     return delivered;
 }
 
 void actor_instance::release_outbox(std::vector<outgoing> batch, std::shared_ptr<oneshot<void>> delivered,
                                     std::exception_ptr error) {
     auto barrier = std::make_shared<delivery_barrier>(std::move(delivered), std::move(error));
-    if (auto previous = last_delivery_.lock()) previous->next = barrier;
-    last_delivery_ = barrier;
+    auto& x = more();
+    if (auto previous = x.last_delivery.lock()) previous->next = barrier;
+    x.last_delivery = barrier;
     const std::shared_ptr<void> token = std::move(barrier);
     for (auto& o : batch) deliver(o, token);
 }
@@ -485,22 +588,23 @@ void actor_instance::deliver(outgoing& o, const std::shared_ptr<void>& token) {
     try {
         c->transport->send_event_tracked(o.event, token);
     } catch (...) {
-        log_.warn("sending event failed", {{"event", o.event->name}, {"error", describe_exception(std::current_exception())}});
+        log().warn("sending event failed", {{"event", o.event->name}, {"error", describe_exception(std::current_exception())}});
     }
 }
 
 void actor_instance::arm_throttled_save() {
-    if (save_timer_ || persist_closed_) return;
+    auto& x = more();
+    if (x.save_timer || persist_closed_) return;
     auto elapsed = clock_->now_ms() - last_save_ms_;
     auto delay = std::max<std::int64_t>(0, options().state_save_interval.count() - elapsed);
-    save_timer_ = clock_->start_timer(milliseconds(delay), strand_, [w = weak_from_this()] {
+    x.save_timer = clock_->start_timer(milliseconds(delay), strand_, [w = weak_from_this()] {
         auto self = w.lock();
         if (!self) return;
-        self->save_timer_.reset();
+        self->extras_->save_timer.reset();
         if (self->state_touched_) self->diff_state(true);
-        auto waiters = std::exchange(self->save_waiters_, {});
+        auto waiters = std::exchange(self->extras_->save_waiters, {});
         asio::co_spawn(self->strand_, self->write_persisted(), [self, waiters](std::exception_ptr e) {
-            if (e) self->log_.error("saving state failed", {{"error", describe_exception(e)}});
+            if (e) self->log().error("saving state failed", {{"error", describe_exception(e)}});
             for (auto& w : waiters) e ? (void)w->set_exception(e) : (void)w->set_value();
         });
     });
@@ -510,17 +614,18 @@ task<void> actor_instance::save_state(bool immediate) {
     if (state_touched_) diff_state(true);
     if (durability_ != durability::relaxed || persist_closed_) return await_oneshot(commit_changes());
     auto done = oneshot<void>::make();
+    auto& x = more();
     if (immediate) {
-        if (save_timer_) {
-            save_timer_->cancel();
-            save_timer_.reset();
+        if (x.save_timer) {
+            x.save_timer->cancel();
+            x.save_timer.reset();
         }
-        for (auto& w : std::exchange(save_waiters_, {})) done->on_ready([w] { w->set_value(); });
+        for (auto& w : std::exchange(x.save_waiters, {})) done->on_ready([w] { w->set_value(); });
         asio::co_spawn(strand_, write_persisted(), [done](std::exception_ptr e) {
             e ? (void)done->set_exception(e) : (void)done->set_value();
         });
     } else {
-        save_waiters_.push_back(done);
+        x.save_waiters.push_back(done);
         persist_dirty_ = true;
         arm_throttled_save();
     }
@@ -568,7 +673,7 @@ void actor_instance::fire_on_connect(const std::shared_ptr<connection>& c) {
                    [self = shared_from_this(), c](std::exception_ptr e) {
                        if (!e) return;
                        auto err = to_client_error(e);
-                       self->log_.warn("on_connect failed; disconnecting", {{"conn", c->id}, {"error", describe_exception(e)}});
+                       self->log().warn("on_connect failed; disconnecting", {{"conn", c->id}, {"error", describe_exception(e)}});
                        self->disconnect(c, err.code);
                    });
 }
@@ -599,7 +704,7 @@ void actor_instance::disconnect(const std::shared_ptr<connection>& conn, std::st
 void actor_instance::fire_on_disconnect(const std::shared_ptr<connection>& c) {
     if (!def_->on_disconnect) return;
     asio::co_spawn(strand_, def_->on_disconnect(*this, c), [self = shared_from_this()](std::exception_ptr e) {
-        if (e) self->log_.error("on_disconnect failed", {{"error", describe_exception(e)}});
+        if (e) self->log().error("on_disconnect failed", {{"error", describe_exception(e)}});
     });
 }
 
@@ -727,13 +832,13 @@ task<value> actor_instance::execute_action(std::shared_ptr<connection> c, std::s
     if (err) {
         auto shown = to_client_error(err);
         if (shown.group == "internal") {
-            log_.error("action failed", {{"action", name}, {"error", describe_exception(err)}});
+            log().error("action failed", {{"action", name}, {"error", describe_exception(err)}});
         }
     } else if (def_->on_before_action_response) {
         try {
             output = co_await def_->on_before_action_response(*this, name, args, output);
         } catch (...) {
-            log_.error("on_before_action_response failed", {{"action", name}, {"error", describe_exception(std::current_exception())}});
+            log().error("on_before_action_response failed", {{"action", name}, {"error", describe_exception(std::current_exception())}});
         }
     }
 
@@ -755,7 +860,7 @@ task<http_response> actor_instance::handle_request(std::shared_ptr<connection> c
     } catch (...) {
         err = std::current_exception();
         if (to_client_error(err).group == "internal") {
-            log_.error("on_request failed", {{"error", describe_exception(err)}});
+            log().error("on_request failed", {{"error", describe_exception(err)}});
         }
     }
     if (state_touched_) diff_state(true);
@@ -781,7 +886,7 @@ void actor_instance::broadcast(std::string_view event, array args) {
     if (!ready_) throw errors::internal("Actor not ready");
     auto msg = std::make_shared<const detail::event_message>(detail::event_message{std::string(event), std::move(args)});
     for (const auto& [id, c] : conns_) {
-        if (c->kind == detail::conn_kind::rivet && c->subscriptions.contains(event)) outbox_.push_back({c, msg});
+        if (c->kind == detail::conn_kind::rivet && c->subscriptions.contains(event)) more().outbox.push_back({c, msg});
     }
     schedule_checkpoint();
 }
@@ -791,7 +896,7 @@ void actor_instance::send_to(connection& c, std::string_view event, array args) 
     auto it = conns_.find(c.id);
     if (it == conns_.end()) return;
     auto msg = std::make_shared<const detail::event_message>(detail::event_message{std::string(event), std::move(args)});
-    outbox_.push_back({it->second, std::move(msg)});
+    more().outbox.push_back({it->second, std::move(msg)});
     schedule_checkpoint();
 }
 
@@ -799,10 +904,11 @@ void actor_instance::send_to(connection& c, std::string_view event, array args) 
 
 void actor_instance::schedule_at(std::int64_t timestamp_ms, std::string action, array args) {
     scheduled_event e{random_uuid(), timestamp_ms, std::move(action), cbor::encode(value(std::move(args)))};
-    auto pos = std::upper_bound(schedule_.begin(), schedule_.end(), timestamp_ms,
+    auto& schedule = more().schedule;
+    auto pos = std::upper_bound(schedule.begin(), schedule.end(), timestamp_ms,
                                 [](std::int64_t ts, const scheduled_event& x) { return ts < x.timestamp; });
-    bool first = pos == schedule_.begin();
-    schedule_.insert(pos, std::move(e));
+    bool first = pos == schedule.begin();
+    schedule.insert(pos, std::move(e));
     persist_dirty_ = true;
     schedule_checkpoint();
     if (first) spawn_logged(rearm_alarm(), "setting alarm");
@@ -810,9 +916,10 @@ void actor_instance::schedule_at(std::int64_t timestamp_ms, std::string action, 
 
 task<void> actor_instance::rearm_alarm() {
     std::optional<std::int64_t> next;
-    if (!schedule_.empty()) next = schedule_.front().timestamp;
-    if (armed_alarm_ == next && alarm_known_) co_return;
-    armed_alarm_ = next;
+    if (extras_ && !extras_->schedule.empty()) next = extras_->schedule.front().timestamp;
+    const std::optional<std::int64_t> armed = extras_ ? extras_->armed_alarm : std::nullopt;
+    if (armed == next && alarm_known_) co_return;
+    if (next || extras_) more().armed_alarm = next;
     alarm_known_ = true;
     co_await driver_->set_alarm(id_, next);
 }
@@ -822,13 +929,14 @@ task<void> actor_instance::on_alarm() {
     reset_sleep_timer();
     alarm_known_ = false;  // the driver's alarm has fired; whatever it held is gone
     // All due events run, in timestamp order (the reference runs one per alarm cycle).
-    while (!schedule_.empty() && schedule_.front().timestamp <= clock_->now_ms() && !stop_called_) {
-        scheduled_event e = std::move(schedule_.front());
-        schedule_.erase(schedule_.begin());
+    while (extras_ && !extras_->schedule.empty() && extras_->schedule.front().timestamp <= clock_->now_ms() &&
+           !stop_called_) {
+        scheduled_event e = std::move(extras_->schedule.front());
+        extras_->schedule.erase(extras_->schedule.begin());
         persist_dirty_ = true;
         auto it = def_->actions.find(e.action);
         if (it == def_->actions.end()) {
-            log_.warn("scheduled action not found", {{"action", e.action}});
+            log().warn("scheduled action not found", {{"action", e.action}});
             continue;
         }
         try {
@@ -840,7 +948,7 @@ task<void> actor_instance::on_alarm() {
                 it->second.call(*this, nullptr, args);
             }
         } catch (...) {
-            log_.error("scheduled action failed", {{"action", e.action}, {"error", describe_exception(std::current_exception())}});
+            log().error("scheduled action failed", {{"action", e.action}, {"error", describe_exception(std::current_exception())}});
         }
         if (state_touched_) diff_state(true);
     }
@@ -853,43 +961,53 @@ task<void> actor_instance::on_alarm() {
 
 bool actor_instance::can_sleep() const {
     return ready_ && !stop_called_ && !sleep_requested_ && !destroy_requested_ && driver_->supports_sleep() &&
-           !options().no_sleep && conns_.empty() && requests_in_flight_ == 0 && background_tasks_ == 0;
+           !options().no_sleep && conns_.empty() && requests_in_flight_ == 0 &&
+           (!extras_ || extras_->background_tasks == 0);
 }
 
-// The idle timer is armed once and re-armed lazily: activity only moves the deadline, and the
-// timer, when it fires early, waits for the rest. Busy actors thus cost no timer operations.
+// The idle check is armed once and re-armed lazily: activity only moves the deadline, and the
+// check, when it comes early, waits for the rest. Busy actors thus cost no timer operations.
+// There is no timer per actor: the registry's sleep_queue holds every armed check in one heap
+// under one clock timer and posts sleep_check() to the strand when an entry falls due.
 void actor_instance::reset_sleep_timer() {
     if (!can_sleep()) {
-        sleep_deadline_.reset();
+        sleep_deadline_ = no_sleep_deadline;
         return;
     }
     sleep_deadline_ = clock_->now_ms() + options().sleep_timeout.count();
-    if (!sleep_timer_) arm_sleep_timer(options().sleep_timeout);
+    if (!sleep_armed_) arm_sleep_timer(options().sleep_timeout);
+    trim_extras();  // idle: what the last turns needed out of line may go
 }
 
 void actor_instance::arm_sleep_timer(milliseconds delay) {
-    sleep_timer_ = clock_->start_timer(delay, strand_, [w = weak_from_this()] {
-        auto self = w.lock();
-        if (!self) return;
-        self->sleep_timer_.reset();
-        if (!self->sleep_deadline_) return;
-        auto remaining = *self->sleep_deadline_ - self->clock_->now_ms();
-        if (remaining > 0) {
-            self->arm_sleep_timer(milliseconds(remaining));
-        } else if (self->can_sleep()) {
-            self->request_sleep();
-        }
-    });
+    sleep_armed_ = true;
+    registry_->sleeps().arm(*this, clock_->now_ms() + std::max<std::int64_t>(delay.count(), 0));
+}
+
+void actor_instance::cancel_sleep_timer() noexcept {
+    if (!sleep_armed_) return;
+    sleep_armed_ = false;
+    registry_->sleeps().cancel(*this);
+}
+
+void actor_instance::sleep_check() {
+    // A check posted before a cancel and a new arm is stale: the new one is queued.
+    if (!sleep_armed_ || registry_->sleeps().queued(*this)) return;
+    sleep_armed_ = false;
+    if (sleep_deadline_ == no_sleep_deadline) return;
+    auto remaining = sleep_deadline_ - clock_->now_ms();
+    if (remaining > 0) {
+        arm_sleep_timer(milliseconds(remaining));
+    } else if (can_sleep()) {
+        request_sleep();
+    }
 }
 
 void actor_instance::request_sleep() {
     if (stop_called_ || sleep_requested_ || destroy_requested_) return;
     if (!driver_->supports_sleep()) throw errors::unsupported("this driver does not support sleep");
     sleep_requested_ = true;
-    if (sleep_timer_) {
-        sleep_timer_->cancel();
-        sleep_timer_.reset();
-    }
+    cancel_sleep_timer();
     // Next turn, so the action that asked can return first.
     asio::post(strand_, [self = shared_from_this()] { self->driver_->start_sleep(self->id_); });
 }
@@ -902,21 +1020,22 @@ void actor_instance::request_destroy() {
 
 void actor_instance::wait_until(task<void> work) {
     auto done = oneshot<void>::make();
-    wait_until_.push_back(done);
+    more().wait_until.push_back(done);
     asio::co_spawn(strand_, std::move(work), [self = shared_from_this(), done](std::exception_ptr e) {
-        if (e) self->log_.error("wait_until work failed", {{"error", describe_exception(e)}});
+        if (e) self->log().error("wait_until work failed", {{"error", describe_exception(e)}});
         done->set_value();
     });
 }
 
 void actor_instance::run_in_background(task<void> work) {
     auto done = oneshot<void>::make();
-    wait_until_.push_back(done);
-    ++background_tasks_;
+    auto& x = more();
+    x.wait_until.push_back(done);
+    ++x.background_tasks;
     reset_sleep_timer();
     asio::co_spawn(strand_, std::move(work), [self = shared_from_this(), done](std::exception_ptr e) {
-        if (e) self->log_.error("background work failed", {{"error", describe_exception(e)}});
-        --self->background_tasks_;
+        if (e) self->log().error("background work failed", {{"error", describe_exception(e)}});
+        --self->extras_->background_tasks;
         done->set_value();
         self->reset_sleep_timer();
     });
@@ -924,7 +1043,7 @@ void actor_instance::run_in_background(task<void> work) {
 
 void actor_instance::spawn_logged(task<void> work, std::string_view what) {
     asio::co_spawn(strand_, std::move(work), [self = shared_from_this(), what = std::string(what)](std::exception_ptr e) {
-        if (e) self->log_.error(what + " failed", {{"error", describe_exception(e)}});
+        if (e) self->log().error(what + " failed", {{"error", describe_exception(e)}});
     });
 }
 

@@ -103,7 +103,7 @@ task<actor_record> local_host::create_impl(create_request request, bool fail_if_
             if (auto it = creating_.find(id); it != creating_.end()) {
                 busy = it->second;
             } else if (is_being_destroyed(id)) {
-                busy = entries_[id].stopped;
+                busy = entries_[id].stopped();
             } else {
                 mine = oneshot<void>::make();
                 creating_[id] = mine;
@@ -185,7 +185,7 @@ task<void> local_host::destroy_actor(std::string actor_id) {
     {
         std::lock_guard lock(mutex_);
         auto it = entries_.find(actor_id);
-        if (it != entries_.end() && it->second.state == phase::stopping) stopped = it->second.stopped;
+        if (it != entries_.end() && it->second.state == phase::stopping) stopped = it->second.stopped();
     }
     if (!stopped) {
         co_await stop_flow(actor_id, stop_mode::destroy);
@@ -207,15 +207,15 @@ task<std::shared_ptr<actor_instance>> local_host::load_actor(std::string actor_i
             entry& e = it->second;
             if (inserted) {
                 e.state = phase::starting;
-                e.started = oneshot<std::shared_ptr<actor_instance>>::make();
-                started = e.started;
+                started = oneshot<std::shared_ptr<actor_instance>>::make();
+                e.waiter = started;
                 we_start = true;
             } else if (e.state == phase::running) {
                 co_return e.instance;
             } else if (e.state == phase::starting) {
-                started = e.started;
+                started = e.started();
             } else {
-                stopping = e.stopped;
+                stopping = e.stopped();
                 destroying = e.stopping_for == stop_mode::destroy;
             }
         }
@@ -247,7 +247,7 @@ task<std::shared_ptr<actor_instance>> local_host::load_actor(std::string actor_i
                 e.create_ts = rec->create_ts;
                 e.start_ts = *rec->start_ts;
                 e.generation = rec->generation;
-                e.started.reset();
+                e.waiter.reset();
             }
             started->set_value(inst);
             co_return inst;
@@ -280,7 +280,7 @@ task<void> local_host::stop_flow(std::string actor_id, stop_mode mode) {
         if (it == entries_.end() || it->second.state != phase::running) co_return;
         it->second.state = phase::stopping;
         it->second.stopping_for = mode;
-        it->second.stopped = stopped = oneshot<void>::make();
+        it->second.waiter = stopped = oneshot<void>::make();
         inst = it->second.instance;
     }
     try {
@@ -330,8 +330,8 @@ task<void> local_host::shutdown() {
             std::lock_guard lock(mutex_);
             for (auto& [id, e] : entries_) {
                 if (e.state == phase::running) running.push_back(id);
-                if (e.state == phase::starting) starting.push_back(e.started);
-                if (e.state == phase::stopping) stopping.push_back(e.stopped);
+                if (e.state == phase::starting) starting.push_back(e.started());
+                if (e.state == phase::stopping) stopping.push_back(e.stopped());
             }
         }
         if (running.empty() && starting.empty() && stopping.empty()) break;

@@ -7,6 +7,7 @@
 
 #include "client/inprocess_transport.hpp"
 #include "rivetkit/detail/instance.hpp"
+#include "rivetkit/detail/sleep_queue.hpp"
 #include "rivetkit/error.hpp"
 
 namespace rivetkit {
@@ -29,6 +30,7 @@ registry_core::registry_core(std::vector<std::pair<std::string, std::shared_ptr<
     : cfg_(std::move(cfg)), log_("registry") {
     if (!cfg_.clock) cfg_.clock = make_system_clock();
     if (cfg_.threads == 0) cfg_.threads = std::max(1u, std::thread::hardware_concurrency());
+    sleeps_ = std::make_unique<detail::sleep_queue>(cfg_.clock, io_.get_executor());
     for (auto& [name, def] : defs) {
         if (name.empty()) throw std::invalid_argument("rivetkit: an actor name must not be empty");
         if (!def) throw std::invalid_argument("rivetkit: actor '" + name + "' has no definition");
@@ -56,6 +58,7 @@ registry_core::~registry_core() {
     }
     client_.reset();
     drivers_ = {};
+    sleeps_->shutdown();  // its timer goes while io_ is still there
 }
 
 const detail::definition_base* registry_core::find_definition(std::string_view name) const noexcept {

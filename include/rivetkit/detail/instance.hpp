@@ -4,6 +4,7 @@
 // documented otherwise.
 
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -49,7 +50,7 @@ private:
     friend class actor_instance;
     void raise();
     std::atomic<bool> aborted_{false};
-    std::vector<std::function<void()>> callbacks_;
+    std::unique_ptr<std::vector<std::function<void()>>> callbacks_;  // allocated by the first on_abort
 };
 
 namespace detail {
@@ -57,6 +58,7 @@ namespace detail {
 struct definition_base;
 struct action_entry;
 class behavior;
+class sleep_queue;
 
 /// An event as it leaves the actor; transports cache their encodings of it.
 struct event_message {
@@ -145,8 +147,9 @@ public:
     [[nodiscard]] const std::string& actor_id() const noexcept { return id_; }
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
     [[nodiscard]] const actor_key& key() const noexcept { return key_; }
-    [[nodiscard]] const std::string& region() const noexcept { return region_; }
-    [[nodiscard]] const logger& log() const noexcept { return log_; }
+    [[nodiscard]] const std::string& region() const noexcept;
+    /// Built on first use (an idle actor that never logs keeps none).
+    [[nodiscard]] const logger& log() const noexcept;
     [[nodiscard]] const strand_type& strand() const noexcept { return strand_; }
     [[nodiscard]] rivetkit::clock& clock() const noexcept { return *clock_; }
     [[nodiscard]] const actor_options& options() const noexcept;
@@ -218,7 +221,7 @@ public:
     void run_in_background(task<void> work);
     [[nodiscard]] rivetkit::abort_signal& abort_signal() noexcept { return abort_; }
     [[nodiscard]] rivetkit::client& client();
-    [[nodiscard]] const value& input() const noexcept { return input_; }
+    [[nodiscard]] const value& input() const noexcept;
     [[nodiscard]] detail::behavior& behavior() noexcept { return *behavior_; }
     [[nodiscard]] value driver_context() const;
     /// The actor's SQL database, opened through the driver on first use. After the stop has
@@ -228,6 +231,9 @@ public:
 
 
 private:
+    friend class detail::sleep_queue;
+    static constexpr std::uint32_t sleep_not_queued = 0xffffffffu;
+
     struct scheduled_event {
         std::string event_id;
         std::int64_t timestamp = 0;
@@ -257,12 +263,15 @@ private:
     /// release_outbox), and after the commit it waits for.
     std::shared_ptr<detail::oneshot<void>> commit_changes();
     struct delivery_barrier;
-    /// Hands `batch` to the transports in order. `delivered` completes, with `error` if there is
-    /// one, once every event of the batch, and of every batch released before it, is handed to
-    /// its socket.
+    /// Starts the waiting write (extras' follow_up), if any: the write in flight has ended or
+    /// the one scheduled by commit_changes() is due.
+    void start_follow_up();
     void start_write(std::vector<outgoing> batch, std::shared_ptr<detail::oneshot<void>> done,
                      std::shared_ptr<detail::oneshot<void>> delivered);
     void settle_pending_write(pending_write& w, std::exception_ptr error);
+    /// Hands `batch` to the transports in order. `delivered` completes, with `error` if there is
+    /// one, once every event of the batch, and of every batch released before it, is handed to
+    /// its socket.
     void release_outbox(std::vector<outgoing> batch, std::shared_ptr<detail::oneshot<void>> delivered,
                         std::exception_ptr error = nullptr);
     /// Releases the outbox now; what commit_changes returns when nothing is written.
@@ -273,6 +282,9 @@ private:
     task<void> rearm_alarm();
     void reset_sleep_timer();
     void arm_sleep_timer(milliseconds delay);
+    void cancel_sleep_timer() noexcept;
+    /// The registry's sleep_queue found this instance's entry due (posted to the strand).
+    void sleep_check();
     [[nodiscard]] bool can_sleep() const;
     std::shared_ptr<detail::oneshot<void>> start_with_deadline(task<void> work, milliseconds timeout, std::string name);
     std::shared_ptr<detail::oneshot<value>> start_async_action(const detail::action_entry& entry,
@@ -283,60 +295,8 @@ private:
     void fire_on_disconnect(const std::shared_ptr<detail::connection>& conn);
     void spawn_logged(task<void> work, std::string_view what);
 
-    std::string id_;
-    std::string name_;
-    actor_key key_;
-    std::string region_;
-    std::shared_ptr<const detail::definition_base> def_;
-    actor_driver* driver_;
-    std::shared_ptr<rivetkit::clock> clock_;
-    strand_type strand_;
-    registry_core* registry_;
-    durability durability_;
-    logger log_;
-    std::unique_ptr<detail::behavior> behavior_;
-
-    // persisted
-    value input_;
-    bool has_initialized_ = false;
-    std::vector<scheduled_event> schedule_;  // by timestamp (a deque would allocate while empty)
-
-    // change tracking
-    bytes state_snapshot_;      // CBOR of the state as last seen
-    bool state_touched_ = false;
-    bool persist_dirty_ = false;  // state or schedule differs from what was last written
-    bool checkpoint_posted_ = false;
-    bool in_state_change_hook_ = false;
-
-    // output gate
-    std::vector<outgoing> outbox_;
-    std::shared_ptr<detail::oneshot<void>> last_commit_;  // the newest write in flight
-    std::unique_ptr<pending_write> follow_up_;
-    bool write_running_ = false;
-    std::weak_ptr<delivery_barrier> last_delivery_;       // the newest batch still reaching its sockets
-    std::shared_ptr<timer> save_timer_;
-    std::int64_t last_save_ms_ = 0;
-    std::vector<std::shared_ptr<detail::oneshot<void>>> save_waiters_;
-
-    // lifecycle
-    bool ready_ = false;
-    bool stop_called_ = false;
-    bool persist_closed_ = false;  // the final save was issued: no more writes
-    bool changes_lost_ = false;    // state changed after that save
-    bool sleep_requested_ = false;
-    bool destroy_requested_ = false;
-    std::map<std::string, std::shared_ptr<detail::connection>> conns_;
-    std::size_t requests_in_flight_ = 0;
-    std::size_t background_tasks_ = 0;
-    std::vector<std::shared_ptr<detail::oneshot<void>>> wait_until_;
-    std::shared_ptr<timer> sleep_timer_;
-    std::optional<std::int64_t> sleep_deadline_;  // when the idle actor may sleep, if it can
-    std::optional<std::int64_t> armed_alarm_;
-    bool alarm_known_ = false;  // whether armed_alarm_ reflects what the driver holds
-    rivetkit::abort_signal abort_;
-    std::shared_ptr<rivetkit::client> client_;
-
-    // hibernatable connections (hibernation.cpp); allocated when the first one appears
+    // hibernatable connections (hibernation.cpp); the store lives in extras, made when the
+    // first one appears
     struct hibernation_store {
         std::shared_ptr<timer> write_timer;
         bool write_running = false;
@@ -344,6 +304,8 @@ private:
         std::vector<std::shared_ptr<detail::oneshot<void>>> idle_waiters;
     };
     hibernation_store& hibernation();
+    /// The store when there is one (no allocation).
+    [[nodiscard]] hibernation_store* hibernation_if_any() const noexcept;
     /// Reads the persisted hibernatable connections back (wake).
     task<void> restore_connections();
     void restore_connections(const std::vector<kv_entry>& entries);
@@ -354,12 +316,64 @@ private:
     task<void> write_hibernation();
     /// stop(): waits for a write under way, then writes what is left.
     task<void> flush_hibernation();
-    std::unique_ptr<hibernation_store> hib_;
 
-    // c.db(): opened lazily, closed by stop()
-    void close_database() noexcept;
-    std::shared_ptr<sql::database> db_;
+    /// What an idle actor rarely uses, out of line and allocated on first use (more()): the
+    /// input, the schedule, the output gate's outbox and writes in flight, throttled saves,
+    /// wait_until work, the alarm the driver holds, the client and the database. Defined in
+    /// instance.cpp.
+    struct extras;
+    extras& more();
+    /// Frees extras when everything in it is back to its default (an idle actor).
+    void trim_extras() noexcept;
+
+    std::string id_;
+    std::string name_;
+    actor_key key_;
+    std::unique_ptr<const std::string> region_;  // only when it is not the registry's default
+    const detail::definition_base* def_;  // the registry's (init.definition), which outlives its instances
+    actor_driver* driver_;
+    rivetkit::clock* clock_;  // the registry's (init.clock), which outlives its instances
+    strand_type strand_;
+    registry_core* registry_;
+    mutable std::atomic<const logger*> log_{nullptr};  // see log()
+    std::unique_ptr<detail::behavior> behavior_;
+    std::unique_ptr<extras> extras_;
+
+    // persisted (with the input and the schedule in extras)
+    bytes state_snapshot_;      // CBOR of the state as last seen
+    std::int64_t last_save_ms_ = 0;
+
+    // lifecycle
+    std::map<std::string, std::shared_ptr<detail::connection>> conns_;
+    static constexpr std::int64_t no_sleep_deadline = INT64_MIN;
+    std::int64_t sleep_deadline_ = no_sleep_deadline;  // when the idle actor may sleep, if it can
+    rivetkit::abort_signal abort_;
+    std::uint32_t requests_in_flight_ = 0;
+    std::uint32_t sleep_slot_ = sleep_not_queued;  // position in the registry's sleep_queue (its mutex)
+    durability durability_;
+    bool has_initialized_ = false;
+
+    // change tracking
+    bool state_touched_ = false;
+    bool persist_dirty_ = false;  // state or schedule differs from what was last written
+    bool checkpoint_posted_ = false;
+    bool in_state_change_hook_ = false;
+
+    // output gate
+    bool write_running_ = false;  // a write is in flight, or scheduled (commit_changes)
+
+    bool ready_ = false;
+    bool stop_called_ = false;
+    bool persist_closed_ = false;  // the final save was issued: no more writes
+    bool changes_lost_ = false;    // state changed after that save
+    bool sleep_requested_ = false;
+    bool destroy_requested_ = false;
+    bool sleep_armed_ = false;   // queued in the sleep_queue, or its check is posted
+    bool alarm_known_ = false;   // whether the armed alarm (extras) reflects what the driver holds
     bool db_closed_ = false;
+
+    // c.db(): opened lazily (extras), closed by stop()
+    void close_database() noexcept;
 };
 
 }  // namespace rivetkit

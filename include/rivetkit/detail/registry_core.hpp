@@ -29,6 +29,7 @@ namespace rivetkit {
 
 namespace detail {
 struct definition_base;
+class sleep_queue;
 }
 
 class client;
@@ -67,6 +68,8 @@ public:
     [[nodiscard]] actor_driver& actor_host() { return *drivers_.actor; }
     [[nodiscard]] const std::string& driver_name() const noexcept { return driver_name_; }
     [[nodiscard]] const logger& log() const noexcept { return log_; }
+    /// The idle-sleep checks of this registry's instances (one timer for all of them).
+    [[nodiscard]] detail::sleep_queue& sleeps() noexcept { return *sleeps_; }
 
     /// Creates an instance for a stored actor (the definition is looked up by name).
     [[nodiscard]] std::shared_ptr<actor_instance> make_instance(const actor_record& record);
@@ -134,6 +137,8 @@ private:
     config cfg_;
     std::unordered_map<std::string, std::shared_ptr<const detail::definition_base>> defs_;
     std::vector<std::string> names_;
+    // Before io_, so that it outlives instances that handlers still hold when io_ goes.
+    std::unique_ptr<detail::sleep_queue> sleeps_;
     asio::io_context io_;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     std::vector<std::thread> threads_;

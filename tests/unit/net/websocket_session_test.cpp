@@ -488,6 +488,26 @@ TEST_CASE("websocket session: sends from several threads keep each thread's orde
     CHECK(h.server_rec.wait_closed().first == 1000);
 }
 
+TEST_CASE("websocket session: every frame sent before close() goes out before the close frame", "[websocket]") {
+    harness h(2);
+    h.open_pair();
+    constexpr int count = 2000;
+    // From another thread than the strands, in one burst: the frames are gathered and taken by
+    // the strand together, and the close that follows must not overtake any of them.
+    std::thread sender([&h] {
+        for (int i = 0; i < count; ++i) h.server->send(std::to_string(i));
+        h.server->close(4000, "done");
+        h.server->send("after close");  // dropped: the session stopped accepting sends
+    });
+    sender.join();
+    CHECK(h.client_rec.wait_closed() == std::pair<std::uint16_t, std::string>{4000, "done"});
+    auto got = h.client_rec.snapshot();
+    REQUIRE(got.size() == static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) CHECK(got[static_cast<std::size_t>(i)].data == std::to_string(i));
+    CHECK(h.server_rec.wait_closed().first == 4000);
+    CHECK(h.server->queued_bytes() == 0);
+}
+
 TEST_CASE("websocket session: bytes read with the handshake, handlers set late", "[websocket]") {
     harness h;
     raw_peer raw(true);

@@ -7,6 +7,8 @@
 #include <rivetkit/client.hpp>
 #include <rivetkit/testing.hpp>
 
+#include "rivetkit/detail/registry_core.hpp"
+#include "rivetkit/detail/sleep_queue.hpp"
 #include "runtime_test_support.hpp"
 
 namespace sleep_test {
@@ -45,6 +47,7 @@ auto with_nap_actions(const Def& def) {
         .on_sleep([](auto& c) { ++c.state().sleeps; })
         .template action<"counts">([](auto& c) { return std::as_const(c).state(); })
         .template action<"sleep">([](auto& c) { c.sleep(); })
+        .template action<"destroy">([](auto& c) { c.destroy(); })
         .template action<"background">([](auto& c, std::int64_t ms) { c.run_in_background(background_work(c, ms)); })
         .template action<"waitUntil">([](auto& c, std::int64_t ms) { c.wait_until(wait_until_work(c, ms)); })
         .template action<"long">([](auto& c, std::int64_t ms) -> rivetkit::task<std::int64_t> {
@@ -179,4 +182,64 @@ TEST_CASE("sleep: a stop waits for wait_until work at most wait_until_timeout", 
     CHECK(s.wakes == 2);
     t.advance(60s);  // the abandoned work ends; it cannot touch the new instance's state
     CHECK(h.call<"counts">().wait_until_done == 0);
+}
+
+TEST_CASE("sleep: idle actors share one timer and each sleeps at its own deadline", "[runtime]") {
+    rivetkit::testing::test_registry t({{"napper", napper}});
+    auto a = t.client().get_or_create(napper, "napper", {"a"});
+    auto b = t.client().get_or_create(napper, "napper", {"b"});
+    auto c = t.client().get_or_create(napper, "napper", {"c"});
+    CHECK(a.call<"counts">().wakes == 1);
+    CHECK(b.call<"counts">().wakes == 1);
+    CHECK(c.call<"counts">().wakes == 1);
+    CHECK(t.core().sleeps().size() == 3);
+    CHECK(t.clock().pending() == 1);  // one timer for the three idle checks
+    t.advance(400ms);
+    (void)b.call<"counts">();  // b's deadline moves to 1400 ms
+    t.advance(300ms);
+    (void)c.call<"counts">();  // c's to 1700 ms
+    t.advance(299ms);
+    CHECK(t.awake_count() == 3);
+    t.advance(1ms);  // 1000 ms: a
+    CHECK(t.awake_count() == 2);
+    t.advance(399ms);
+    CHECK(t.awake_count() == 2);
+    t.advance(1ms);  // 1400 ms: b
+    CHECK(t.awake_count() == 1);
+    t.advance(299ms);
+    CHECK(t.awake_count() == 1);
+    t.advance(1ms);  // 1700 ms: c
+    CHECK(t.awake_count() == 0);
+    CHECK(t.core().sleeps().size() == 0);
+    CHECK(t.clock().pending() == 0);
+    CHECK(a.call<"counts">().sleeps == 1);
+    CHECK(b.call<"counts">().sleeps == 1);
+    CHECK(c.call<"counts">().sleeps == 1);
+}
+
+TEST_CASE("sleep: an actor that sleeps or is destroyed early leaves the shared queue", "[runtime]") {
+    rivetkit::testing::test_registry t({{"napper", napper}});
+    auto a = t.client().get_or_create(napper, "napper", {"a"});
+    auto b = t.client().get_or_create(napper, "napper", {"b"});
+    (void)a.call<"counts">();
+    t.advance(500ms);
+    (void)b.call<"counts">();  // b's deadline: 1500 ms
+    CHECK(t.core().sleeps().size() == 2);
+    a.call<"sleep">();  // a leaves before its deadline (the queue's earliest entry)
+    t.advance(1ms);
+    CHECK(t.awake_count() == 1);
+    CHECK(t.core().sleeps().size() == 1);
+    CHECK(t.clock().pending() == 1);  // retimed to b's deadline
+    t.advance(998ms);
+    CHECK(t.awake_count() == 1);
+    t.advance(1ms);  // 1500 ms
+    CHECK(t.awake_count() == 0);
+    CHECK(t.core().sleeps().size() == 0);
+    CHECK(a.call<"counts">().sleeps == 1);  // wakes a again
+    CHECK(t.core().sleeps().size() == 1);
+    a.call<"destroy">();
+    t.advance(1ms);
+    CHECK(t.awake_count() == 0);
+    CHECK(t.core().sleeps().size() == 0);
+    CHECK(t.clock().pending() == 0);
 }
