@@ -46,6 +46,16 @@ TEST_CASE("remote connection: survives a server restart with queued actions and 
     asio::co_spawn(io, collect(std::move(a), results), asio::detached);
     asio::co_spawn(io, collect(std::move(b), results), asio::detached);
     std::thread runner([&] { io.run(); });
+    // A failed restart must not leave the runner joinable (std::terminate): stop it, then join.
+    struct join_guard {
+        std::thread& t;
+        asio::io_context& io;
+        ~join_guard() {
+            if (!t.joinable()) return;
+            io.stop();
+            t.join();
+        }
+    } guard{runner, io};
     // Still down: nothing can complete.
     CHECK(conn.status() != connection_status::connected);
 

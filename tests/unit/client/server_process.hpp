@@ -12,7 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -71,10 +73,18 @@ public:
         while (!std::regex_search(out, m, listening) || out.find('\n', static_cast<std::size_t>(m.position(0))) == std::string::npos) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
             pollfd p{fds[0], POLLIN, 0};
-            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) {
+            const int ready = left.count() <= 0 ? 0 : ::poll(&p, 1, static_cast<int>(left.count()));
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready != 1) {
+                const int poll_errno = errno;
+                const bool running = ::waitpid(pid_, nullptr, WNOHANG) == 0;
                 ::close(fds[0]);
                 stop();
-                FAIL("the server " << argv_.back() << " did not start; output: " << out);
+                FAIL("the server " << argv_.back() << " did not start within "
+                                   << std::chrono::duration_cast<std::chrono::seconds>(startup_timeout).count()
+                                   << " s (poll: " << ready << (ready < 0 ? std::string(", ") + std::strerror(poll_errno) : "")
+                                   << "; the process " << (running ? "was still running" : "had exited")
+                                   << "); output: " << out);
             }
             char buf[256];
             const auto n = ::read(fds[0], buf, sizeof buf);
