@@ -239,7 +239,12 @@ struct converter<bigint> {
 
 namespace detail {
 inline std::string index_segment(std::size_t i) {
-    return "[" + std::to_string(i) + "]";
+    // Appended piece by piece: `"[" + std::to_string(i)` makes GCC 12 at -O3 print a false
+    // -Wrestrict warning in every program that includes this header.
+    std::string s = "[";
+    s += std::to_string(i);
+    s += ']';
+    return s;
 }
 inline std::string member_segment(std::string_view name) {
     std::string s = ".";
