@@ -301,11 +301,7 @@ void websocket_session::take_sends() {
     gathered_sends taken;
     {
         std::lock_guard lock(sends_mutex_);
-        taken.bytes = std::move(sends_.bytes);
-        taken.tokens = std::move(sends_.tokens);
-        sends_.bytes = std::string();
-        sends_.tokens.clear();
-        sends_.take_posted = false;
+        taken = std::exchange(sends_, gathered_sends{});  // take_posted is false again
     }
     if (taken.bytes.empty()) return;
     if (phase_ == phase::closed || close_queued_) {
@@ -344,12 +340,10 @@ void websocket_session::drop_queue() noexcept {
     gathered_sends dropped;
     {
         std::lock_guard lock(sends_mutex_);
-        counted += sends_.bytes.size();
-        dropped.bytes = std::move(sends_.bytes);
-        dropped.tokens = std::move(sends_.tokens);
-        sends_.bytes = std::string();
-        sends_.tokens.clear();
+        dropped = std::exchange(sends_, gathered_sends{});
+        sends_.take_posted = dropped.take_posted;  // a take still posted finds nothing
     }
+    counted += dropped.bytes.size();
     queued_bytes_.fetch_sub(counted, std::memory_order_relaxed);
 }
 
