@@ -36,7 +36,7 @@ const auto counter = rivetkit::actor<counter_state>().action<"increment">([](aut
 
 struct options {
     std::size_t actors = 100;
-    std::size_t calls = 200'000;
+    std::size_t calls = 1'000'000;
     std::size_t concurrency = 256;
     std::size_t threads = 2;
 };

@@ -153,6 +153,15 @@ if (t1 !== undefined) {
 		`≥ 1.7× ${speedup === undefined ? "(not measured)" : speedup >= 1.7 ? "✅" : "❌"}`,
 	]);
 }
+for (const work of [0, 1000]) {
+	const c1 = results.ours[`inprocess_ceiling_${work}ns_1threads`]?.ops_per_s;
+	const c2 = results.ours[`inprocess_ceiling_${work}ns_2threads`]?.ops_per_s;
+	if (c1 === undefined || c2 === undefined) continue;
+	const what = work === 0 ? "no work" : `${num(work / 1000, 0)} µs of busy work per call`;
+	rows.push([`In-process ceiling (strand calls, no runtime, ${what}), 1 io thread: calls/s`, num(c1), "", "", ""]);
+	rows.push([`In-process ceiling (strand calls, no runtime, ${what}), 2 io threads: calls/s`, num(c2), "", "", ""]);
+	rows.push([`In-process ceiling, ${what}: 2 io threads over 1`, `${num(c2 / c1, 2)}×`, "", "", ""]);
+}
 
 const out = [];
 if (opt("--machine")) out.push(`Machine: ${opt("--machine")}`);

@@ -48,7 +48,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 # (stdout carries only the table: the build's output goes to stderr)
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIVETKIT_BUILD_TESTS=OFF -DRIVETKIT_BUILD_EXAMPLES=ON >/dev/null
-cmake --build "$dir" --parallel "$jobs" --target bench_server ceiling_server ws_ceiling_server bench_load inprocess_actions durability >&2
+cmake --build "$dir" --parallel "$jobs" --target bench_server ceiling_server ws_ceiling_server bench_load inprocess_actions inprocess_ceiling durability >&2
 bash scripts/npm-install.sh bench/reference
 
 # CPU 0 for the server, CPU 1 for the load generator (no pinning on a single-CPU machine).
@@ -193,6 +193,16 @@ if wants inprocess; then
     "$dir/bench/inprocess_actions" --threads "$t" | grep '^{' | while IFS= read -r line; do
       printf '{"side":"ours","label":"inprocess_%sthreads","result":%s}\n' "$t" "$line" >>"$results"
       echo "$line" >&2
+    done
+  done
+  # The same call pattern with no runtime: bare, and with 1 µs of busy work per call.
+  for work in 0 1000; do
+    for t in 1 2; do
+      say "ceiling: in-process call pattern, $t io thread(s), ${work} ns of work per call (bench/inprocess_ceiling, unpinned)"
+      "$dir/bench/inprocess_ceiling" --threads "$t" --work-ns "$work" | grep '^{' | while IFS= read -r line; do
+        printf '{"side":"ours","label":"inprocess_ceiling_%sns_%sthreads","result":%s}\n' "$work" "$t" "$line" >>"$results"
+        echo "$line" >&2
+      done
     done
   done
 fi

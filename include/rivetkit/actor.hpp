@@ -247,6 +247,9 @@ struct definition_base {
     std::function<void(actor_instance&)> on_state_change;
     /// Converts params, runs on_before_connect and creates the conn state.
     std::function<task<void>(actor_instance&, connection&)> prepare_conn;
+    /// What prepare_conn does when there are no conn hooks (params conversion and the initial
+    /// conn state), without a coroutine.
+    std::function<void(actor_instance&, connection&)> prepare_conn_plain;
     std::function<task<void>(actor_instance&, std::shared_ptr<connection>)> on_connect;
     std::function<task<void>(actor_instance&, std::shared_ptr<connection>)> on_disconnect;
     std::function<task<value>(actor_instance&, std::string, array, value)> on_before_action_response;
@@ -339,6 +342,7 @@ public:
         on_websocket = data_.on_websocket;
         has_conn_hooks = static_cast<bool>(data_.on_before_connect) || static_cast<bool>(data_.create_conn_state);
         prepare_conn = [this](actor_instance& inst, connection& c) { return prepare(inst, c); };
+        prepare_conn_plain = [this](actor_instance&, connection& c) { prepare_plain(c); };
     }
 
     std::unique_ptr<behavior> instantiate() const override {
@@ -439,6 +443,17 @@ private:
             } catch (const conversion_error& e) {
                 throw errors::invalid_params(std::string("Invalid connection params: ") + e.what());
             }
+        }
+    }
+
+    // No conn hooks: the params converted and the initial conn state (a copy of the definition's).
+    void prepare_plain(connection& c) const {
+        auto params = convert_params(c.params);
+        c.typed_params = params;
+        if constexpr (!std::is_void_v<conn_state_t>) {
+            auto st = std::make_shared<conn_state_t>();
+            if (data_.initial_conn_state) *st = *static_cast<const conn_state_t*>(data_.initial_conn_state.get());
+            c.state = std::move(st);
         }
     }
 

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -103,6 +104,14 @@ struct client_options {
 
 namespace detail {
 
+/// What a transport learned about where a handle's query leads, shared by the copies of that
+/// handle so later calls need not resolve it again (the in-process transport keeps the running
+/// actor instance here). Opaque outside the transport that fills it.
+struct query_memo {
+    std::mutex mutex;
+    std::weak_ptr<void> target;
+};
+
 struct actor_query {
     enum class kind { get, get_or_create, create, get_for_id } how = kind::get;
     std::string name;
@@ -110,6 +119,7 @@ struct actor_query {
     std::string actor_id;  // get_for_id, or a created actor
     value input;
     std::string region;
+    std::shared_ptr<query_memo> memo;  // shared by the copies of one handle; may be null
 };
 
 /// One client-side connection; implemented by each transport.
@@ -436,6 +446,7 @@ private:
         q.how = k;
         q.name = std::move(name);
         q.key = std::move(key);
+        q.memo = std::make_shared<detail::query_memo>();
         return q;
     }
     detail::actor_query created(std::string name, actor_key key, const create_options& opts) const {

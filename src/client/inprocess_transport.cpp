@@ -509,10 +509,42 @@ task<std::string> inprocess_transport::resolve(actor_query query) {
     }
 }
 
+namespace {
+
+// The instance a handle's earlier call reached, if it still accepts work: a call then skips
+// resolving its query (the actor id, the host's table, two coroutines). Not for create queries.
+std::shared_ptr<actor_instance> remembered(const actor_query& q) {
+    if (!q.memo || q.how == actor_query::kind::create) return nullptr;
+    std::shared_ptr<void> target;
+    {
+        std::lock_guard lock(q.memo->mutex);
+        target = q.memo->target.lock();
+    }
+    auto inst = std::static_pointer_cast<actor_instance>(std::move(target));
+    return inst && inst->accepting() ? inst : nullptr;
+}
+
+void remember(const std::shared_ptr<query_memo>& memo, const std::shared_ptr<actor_instance>& inst) {
+    if (!memo) return;
+    std::lock_guard lock(memo->mutex);
+    memo->target = inst;
+}
+
+// The query's running instance (woken or created as the query says), remembered for next time.
+task<std::shared_ptr<actor_instance>> load_for(registry_core& core, actor_query query) {
+    auto memo = query.how == actor_query::kind::create ? nullptr : query.memo;
+    auto id = co_await resolve_id(core, std::move(query));
+    auto inst = co_await core.manager().load_actor(id);
+    remember(memo, inst);
+    co_return inst;
+}
+
+}  // namespace
+
 task<value> inprocess_transport::action(actor_query query, value params, std::string name, array args) {
     try {
-        auto id = co_await resolve_id(*core_, std::move(query));
-        auto inst = co_await core_->manager().load_actor(id);
+        auto inst = remembered(query);
+        if (!inst) inst = co_await load_for(*core_, std::move(query));
         auto call = inst->call_transient(std::move(params), nullptr, std::move(name), std::move(args));
         co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
     } catch (...) {
@@ -522,8 +554,8 @@ task<value> inprocess_transport::action(actor_query query, value params, std::st
 
 task<http_response> inprocess_transport::fetch(actor_query query, value params, http_request request) {
     try {
-        auto id = co_await resolve_id(*core_, std::move(query));
-        auto inst = co_await core_->manager().load_actor(id);
+        auto inst = remembered(query);
+        if (!inst) inst = co_await load_for(*core_, std::move(query));
         auto call = inst->request_transient(std::move(params), std::move(request));
         co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
     } catch (...) {

@@ -31,6 +31,9 @@ public:
     /// The 0/1 presence byte of `optional<T>`; write T after it when present.
     void optional_tag(bool present) { boolean(present); }
 
+    /// Room for `n` more bytes, so a writer that knows its size allocates once.
+    void reserve(std::size_t n) { buf_.reserve(buf_.size() + n); }
+
     [[nodiscard]] bytes take() { return std::exchange(buf_, {}); }
     [[nodiscard]] const bytes& buffer() const noexcept { return buf_; }
 

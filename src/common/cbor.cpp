@@ -406,6 +406,7 @@ void encode(const value& v, bytes& out) { encode_into(v, out); }
 
 bytes encode(const value& v) {
     bytes out;
+    out.reserve(64);  // most values are small: one allocation instead of a doubling series
     encode_into(v, out);
     return out;
 }

@@ -123,7 +123,7 @@ actor_instance::actor_instance(init in)
       def_(in.definition.get()),
       driver_(in.driver),
       clock_(in.clock.get()),
-      strand_(asio::make_strand(in.executor)),
+      strand_(asio::make_strand(in.io->get_executor())),
       registry_(in.registry),
       behavior_(def_->instantiate()),
       durability_(in.durability_mode) {}
@@ -195,6 +195,7 @@ void actor_instance::close_database() noexcept {
 
 bytes actor_instance::encode_persisted() const {
     bare::writer w;
+    w.reserve(32 + state_snapshot_.size());  // the state and the fixed fields (schedule entries grow it)
     w.u16(persist_version);
     const value& in = input();
     w.optional_tag(!in.is_undefined());
@@ -283,6 +284,7 @@ task<void> actor_instance::start() {
     // Changes made while starting are persisted, never reported to on_state_change.
     if (state_touched_) diff_state(false);
     ready_ = true;
+    accepting_.store(true, std::memory_order_release);
     if (log_enabled(log_level::debug)) log().debug("actor started");
     reset_sleep_timer();
     co_await on_alarm();
@@ -308,6 +310,7 @@ std::shared_ptr<oneshot<void>> actor_instance::wait_for_background(milliseconds 
 task<void> actor_instance::stop(stop_mode mode) {
     if (stop_called_) co_return;
     stop_called_ = true;
+    accepting_.store(false, std::memory_order_release);
     cancel_sleep_timer();
     abort_.raise();
 
@@ -404,9 +407,15 @@ void actor_instance::touch_state() {
 void actor_instance::diff_state(bool notify) {
     state_touched_ = false;
     if (!def_->has_state) return;
-    bytes now = cbor::encode(def_->dump_state(*behavior_));
-    if (now == state_snapshot_) return;
-    state_snapshot_ = std::move(now);
+    // Encoded into this thread's scratch buffer: an unchanged state allocates nothing, a changed
+    // one is copied into the snapshot's existing capacity.
+    thread_local bytes scratch;
+    scratch.clear();
+    cbor::encode(def_->dump_state(*behavior_), scratch);
+    const bool same = scratch == state_snapshot_;
+    if (!same) state_snapshot_.assign(scratch.begin(), scratch.end());
+    if (scratch.capacity() > (std::size_t{1} << 20)) bytes().swap(scratch);  // no large buffer kept per thread
+    if (same) return;
     persist_dirty_ = true;
     if (!notify || !ready_ || !def_->on_state_change || in_state_change_hook_) return;
     in_state_change_hook_ = true;
@@ -648,8 +657,10 @@ task<std::shared_ptr<connection>> actor_instance::prepare_connection(detail::con
     if (def_->has_conn_hooks) {
         const std::string_view hook_name = "create_conn_state";
         co_await run_hook_with_timeout(def_->prepare_conn(*this, *c), options().create_conn_state_timeout, hook_name);
+    } else if (def_->prepare_conn_plain) {
+        def_->prepare_conn_plain(*this, *c);  // params conversion only: no user code, no deadline
     } else if (def_->prepare_conn) {
-        co_await def_->prepare_conn(*this, *c);  // params conversion only: no user code, no deadline
+        co_await def_->prepare_conn(*this, *c);
     }
     c->request = nullptr;
     if (stop_called_) throw errors::internal("Actor is stopping");

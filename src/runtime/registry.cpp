@@ -82,7 +82,7 @@ std::shared_ptr<actor_instance> registry_core::make_instance(const actor_record&
     in.definition = it->second;
     in.driver = drivers_.actor.get();
     in.clock = cfg_.clock;
-    in.executor = io_.get_executor();
+    in.io = &io_;
     in.registry = this;
     in.durability_mode = cfg_.durability_mode;
     return std::make_shared<actor_instance>(std::move(in));

@@ -86,6 +86,30 @@ TEST_CASE("destroy: c.destroy() runs on_destroy and removes the actor, it can be
     CHECK(obs.call<"destroyed">().size() == 1);
 }
 
+TEST_CASE("destroy: handles that reached the actor before (and their copies) see it gone", "[runtime]") {
+    // An in-process handle remembers the instance its last call reached and goes straight to it
+    // while it runs; a stopped instance must never be used from there.
+    rivetkit::testing::test_registry t({{"doomed", doomed}, {"observer", observer}});
+    auto creator = t.client().get_or_create(doomed, "doomed", {"g"});
+    CHECK(creator.call<"setValue">(7) == 7);
+    auto by_key = t.client().get(doomed, "doomed", {"g"});
+    CHECK(by_key.call<"getValue">() == 7);
+    auto by_id = t.client().get_for_id(doomed, "doomed", creator.resolve());
+    CHECK(by_id.call<"getValue">() == 7);
+    auto copy = by_key;
+
+    creator.call<"destroy">();
+    t.settle();
+    require_error([&] { (void)by_key.call<"getValue">(); }, "actor", "not_found");
+    require_error([&] { (void)copy.call<"getValue">(); }, "actor", "not_found");
+    require_error([&] { (void)by_id.call<"getValue">(); }, "actor", "not_found");
+    // The get-or-create handle makes a fresh one, which the others then reach.
+    CHECK(creator.call<"getValue">() == 0);
+    CHECK(creator.call<"setValue">(8) == 8);
+    CHECK(by_key.call<"getValue">() == 8);
+    CHECK(copy.call<"getValue">() == 8);
+}
+
 TEST_CASE("destroy: over a connection, and recreation with create()", "[runtime]") {
     rivetkit::testing::test_registry t({{"doomed", doomed}, {"observer", observer}});
     auto obs = t.client().get_or_create(observer, "observer", {"observer"});
