@@ -28,6 +28,8 @@
 #include <rivetkit/drivers/file_system.hpp>
 #include <rivetkit/rivetkit.hpp>
 
+#include "cli.hpp"
+
 namespace {
 
 struct counter_state {
@@ -51,21 +53,10 @@ struct options {
 
 options parse(int argc, char** argv) {
     options o;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string k = argv[i];
-        std::string v = argv[i + 1];
-        auto n = [&] { return static_cast<std::size_t>(std::strtoull(v.c_str(), nullptr, 10)); };
-        if (k == "--actors") o.actors = n();
-        else if (k == "--calls") o.calls = n();
-        else if (k == "--concurrency") o.concurrency = n();
-        else if (k == "--threads") o.threads = n();
-        else if (k == "--dir") o.dir = v;
-        else if (k == "--mode") o.mode = v;
-        else {
-            std::fprintf(stderr, "unknown option %s\n", k.c_str());
-            std::exit(2);
-        }
-    }
+    bench::parse_options(argc, argv,
+                         {{"--actors", &o.actors}, {"--calls", &o.calls}, {"--concurrency", &o.concurrency},
+                          {"--threads", &o.threads}},
+                         {{"--dir", &o.dir}, {"--mode", &o.mode}});
     return o;
 }
 

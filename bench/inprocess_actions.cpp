@@ -22,6 +22,8 @@
 #include <rivetkit/drivers/memory.hpp>
 #include <rivetkit/rivetkit.hpp>
 
+#include "cli.hpp"
+
 namespace {
 
 struct counter_state {
@@ -43,18 +45,9 @@ struct options {
 
 options parse(int argc, char** argv) {
     options o;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string k = argv[i];
-        std::size_t v = std::strtoull(argv[i + 1], nullptr, 10);
-        if (k == "--actors") o.actors = v;
-        else if (k == "--calls") o.calls = v;
-        else if (k == "--concurrency") o.concurrency = v;
-        else if (k == "--threads") o.threads = v;
-        else {
-            std::fprintf(stderr, "unknown option %s\n", k.c_str());
-            std::exit(2);
-        }
-    }
+    bench::parse_options(argc, argv,
+                         {{"--actors", &o.actors}, {"--calls", &o.calls}, {"--concurrency", &o.concurrency},
+                          {"--threads", &o.threads}});
     return o;
 }
 

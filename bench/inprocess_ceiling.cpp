@@ -26,6 +26,8 @@
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "cli.hpp"
+
 namespace {
 
 struct options {
@@ -38,19 +40,9 @@ struct options {
 
 options parse(int argc, char** argv) {
     options o;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string k = argv[i];
-        std::size_t v = std::strtoull(argv[i + 1], nullptr, 10);
-        if (k == "--actors") o.actors = v;
-        else if (k == "--calls") o.calls = v;
-        else if (k == "--concurrency") o.concurrency = v;
-        else if (k == "--threads") o.threads = v;
-        else if (k == "--work-ns") o.work_ns = v;
-        else {
-            std::fprintf(stderr, "unknown option %s\n", k.c_str());
-            std::exit(2);
-        }
-    }
+    bench::parse_options(argc, argv,
+                         {{"--actors", &o.actors}, {"--calls", &o.calls}, {"--concurrency", &o.concurrency},
+                          {"--threads", &o.threads}, {"--work-ns", &o.work_ns}});
     return o;
 }
 
