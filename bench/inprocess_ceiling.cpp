@@ -9,13 +9,10 @@
 // It shows how much a second io thread can add to calls of a given cost on this machine
 // (bench/README.md).
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
-#include <string>
 #include <thread>
 #include <vector>
 
