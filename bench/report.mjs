@@ -161,6 +161,14 @@ for (const work of [0, 1000]) {
 	rows.push([`In-process ceiling (strand calls, no runtime, ${what}), 1 io thread: calls/s`, num(c1), "", "", ""]);
 	rows.push([`In-process ceiling (strand calls, no runtime, ${what}), 2 io threads: calls/s`, num(c2), "", "", ""]);
 	rows.push([`In-process ceiling, ${what}: 2 io threads over 1`, `${num(c2 / c1, 2)}×`, "", "", ""]);
+	const local = results.ours[`inprocess_ceiling_${work}ns_2threads_local`]?.ops_per_s;
+	if (local === undefined) continue;
+	rows.push([`In-process ceiling (${what}), 2 io threads with an io_context each, callers next to their actors: calls/s`, num(local), "", "", ""]);
+	rows.push([`In-process ceiling, ${what}, io_context per thread: 2 io threads over 1`, `${num(local / c1, 2)}×`, "", "", ""]);
+}
+for (const when of ["before", "after"]) {
+	const rt = results.ours[`core_latency_${when}`]?.round_trip_ns;
+	if (rt !== undefined) rows.push([`Cache-line round trip between the two CPUs, ${when} the in-process group`, `${num(rt, 0)} ns`, "", "", ""]);
 }
 
 const out = [];

@@ -48,7 +48,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 # (stdout carries only the table: the build's output goes to stderr)
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIVETKIT_BUILD_TESTS=OFF -DRIVETKIT_BUILD_EXAMPLES=ON >/dev/null
-cmake --build "$dir" --parallel "$jobs" --target bench_server ceiling_server ws_ceiling_server bench_load inprocess_actions inprocess_ceiling durability >&2
+cmake --build "$dir" --parallel "$jobs" --target bench_server ceiling_server ws_ceiling_server bench_load inprocess_actions inprocess_ceiling core_latency durability >&2
 bash scripts/npm-install.sh bench/reference
 
 # CPU 0 for the server, CPU 1 for the load generator (no pinning on a single-CPU machine).
@@ -188,6 +188,16 @@ if wants durability; then
   done
 fi
 if wants inprocess; then
+  # Where the hypervisor has put the two vCPUs decides what a hand-off between io threads costs;
+  # measured before and after the group, as it can change within a run.
+  core_latency() {
+    say "machine: cache-line round trip between CPU 0 and CPU 1, $1 the in-process group (bench/core_latency)"
+    "$dir/bench/core_latency" | grep '^{' | while IFS= read -r line; do
+      printf '{"side":"ours","label":"core_latency_%s","result":%s}\n' "$1" "$line" >>"$results"
+      echo "$line" >&2
+    done
+  }
+  core_latency before
   for t in 1 2; do
     say "ours: in-process actions, $t io thread(s) (bench/inprocess_actions, unpinned)"
     "$dir/bench/inprocess_actions" --threads "$t" | grep '^{' | while IFS= read -r line; do
@@ -204,7 +214,15 @@ if wants inprocess; then
         echo "$line" >&2
       done
     done
+    # The execution model the runtime does not have: an io_context per thread, each caller
+    # calling only actors of its own thread.
+    say "ceiling: in-process call pattern, 2 io threads with an io_context each, callers next to their actors, ${work} ns of work per call"
+    "$dir/bench/inprocess_ceiling" --threads 2 --work-ns "$work" --contexts per-thread --placement local | grep '^{' | while IFS= read -r line; do
+      printf '{"side":"ours","label":"inprocess_ceiling_%sns_2threads_local","result":%s}\n' "$work" "$line" >>"$results"
+      echo "$line" >&2
+    done
   done
+  core_latency after
 fi
 
 table="$root/$dir/results-$stamp.md"

@@ -445,6 +445,9 @@ void actor_instance::schedule_checkpoint() {
 void actor_instance::checkpoint() {
     if (stop_called_ && !ready_) return;
     if (state_touched_) diff_state(true);
+    // Nothing changed or sent since the last commit (an action's own output gate usually got
+    // there first): no one waits on a checkpoint, so there is nothing to order or release.
+    if (!persist_dirty_ && (!extras_ || extras_->outbox.empty())) return;
     commit_changes();
 }
 

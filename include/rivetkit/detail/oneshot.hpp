@@ -32,7 +32,8 @@ public:
     /// The first result wins; returns false if one was already set.
     template <class... A>
     bool set_value(A&&... a) {
-        std::vector<unique_function<void()>> waiters;
+        unique_function<void()> first;
+        std::vector<unique_function<void()>> more;
         {
             std::lock_guard lock(mutex_);
             if (done_) return false;
@@ -42,22 +43,25 @@ public:
             } else {
                 value_.emplace(std::forward<A>(a)...);
             }
-            waiters.swap(waiters_);
+            first = std::move(first_waiter_);
+            more.swap(more_waiters_);
         }
-        for (auto& w : waiters) w();
+        run_waiters(first, more);
         return true;
     }
 
     bool set_exception(std::exception_ptr e) {
-        std::vector<unique_function<void()>> waiters;
+        unique_function<void()> first;
+        std::vector<unique_function<void()>> more;
         {
             std::lock_guard lock(mutex_);
             if (done_) return false;
             done_ = true;
             error_ = std::move(e);
-            waiters.swap(waiters_);
+            first = std::move(first_waiter_);
+            more.swap(more_waiters_);
         }
-        for (auto& w : waiters) w();
+        run_waiters(first, more);
         return true;
     }
 
@@ -71,7 +75,12 @@ public:
         {
             std::lock_guard lock(mutex_);
             if (!done_) {
-                waiters_.push_back(std::move(fn));
+                // The first waiter (usually the only one) is kept without a vector.
+                if (!first_waiter_) {
+                    first_waiter_ = std::move(fn);
+                } else {
+                    more_waiters_.push_back(std::move(fn));
+                }
                 return;
             }
         }
@@ -88,6 +97,7 @@ public:
     /// Suspends until the result is set; resumes on the awaiting coroutine's executor.
     task<T> wait() {
         auto self = this->shared_from_this();  // keeps the result alive while suspended
+        if (ready()) co_return get();  // already set: no suspension, no handler
         co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(initiation{self.get()},
                                                                              asio::use_awaitable);
         co_return get();
@@ -111,7 +121,14 @@ private:
     bool done_ = false;
     std::optional<stored> value_;
     std::exception_ptr error_;
-    std::vector<unique_function<void()>> waiters_;
+    unique_function<void()> first_waiter_;
+    std::vector<unique_function<void()>> more_waiters_;
+
+    // In the order they registered.
+    static void run_waiters(unique_function<void()>& first, std::vector<unique_function<void()>>& more) {
+        if (first) first();
+        for (auto& w : more) w();
+    }
 };
 
 }  // namespace rivetkit::detail

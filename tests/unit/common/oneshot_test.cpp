@@ -1,0 +1,118 @@
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+
+#include "rivetkit/detail/oneshot.hpp"
+#include "rivetkit/detail/unique_function.hpp"
+
+using rivetkit::detail::oneshot;
+using rivetkit::detail::unique_function;
+
+namespace {
+
+// Counts live copies, so a test can see every callable destroyed exactly once.
+struct tracked {
+    std::shared_ptr<int> live;
+    explicit tracked(std::shared_ptr<int> l) : live(std::move(l)) { ++*live; }
+    tracked(const tracked& o) : live(o.live) { ++*live; }
+    tracked(tracked&& o) noexcept : live(o.live) { ++*live; }
+    ~tracked() { --*live; }
+};
+
+}  // namespace
+
+TEST_CASE("unique_function keeps small callables inline and large ones on the heap", "[unique_function]") {
+    auto live = std::make_shared<int>(0);
+    SECTION("small, inline") {
+        unique_function<int(int)> f = [t = tracked(live)](int x) { return x + 1; };
+        CHECK(*live == 1);
+        unique_function<int(int)> g = std::move(f);
+        CHECK_FALSE(f);
+        REQUIRE(g);
+        CHECK(g(41) == 42);
+        CHECK(*live == 1);  // the moved-from copy is gone
+        g = nullptr;
+        CHECK(*live == 0);
+    }
+    SECTION("large, on the heap") {
+        std::array<char, 200> big{};
+        big[199] = 'z';
+        unique_function<char()> f = [t = tracked(live), big] { return big[199]; };
+        CHECK(*live == 1);
+        unique_function<char()> g = std::move(f);
+        CHECK_FALSE(f);
+        CHECK(g() == 'z');
+        CHECK(*live == 1);  // moved by pointer: no copy made
+        {
+            unique_function<char()> h;
+            h = std::move(g);
+            CHECK(h() == 'z');
+        }
+        CHECK(*live == 0);
+    }
+    SECTION("move-only captures and assignment over a held callable") {
+        auto p = std::make_unique<std::string>("moved");
+        unique_function<std::string()> f = [p = std::move(p)] { return *p; };
+        unique_function<std::string()> g = [t = tracked(live)] { return std::string("held"); };
+        CHECK(*live == 1);
+        g = std::move(f);
+        CHECK(*live == 0);  // the callable g held was destroyed
+        CHECK(g() == "moved");
+    }
+}
+
+TEST_CASE("oneshot runs every waiter once, in the order they registered", "[oneshot]") {
+    auto o = oneshot<int>::make();
+    std::vector<int> order;
+    for (int i = 0; i < 4; ++i) o->on_ready([&order, i] { order.push_back(i); });
+    CHECK(order.empty());
+    CHECK(o->set_value(7));
+    CHECK_FALSE(o->set_value(8));  // the first result wins
+    CHECK(order == std::vector<int>{0, 1, 2, 3});
+    CHECK(o->get() == 7);
+    o->on_ready([&order] { order.push_back(9); });  // already set: runs inline
+    CHECK(order.back() == 9);
+}
+
+TEST_CASE("oneshot wait returns a result set before or after it suspends", "[oneshot]") {
+    asio::io_context io;
+    auto early = oneshot<std::string>::make();
+    early->set_value("early");
+    auto late = oneshot<std::string>::make();
+    auto failed = oneshot<void>::make();
+    std::vector<std::string> seen;
+    auto waiter = [&]() -> rivetkit::task<void> {
+        // (Results named first: see the GCC 12 rule in docs/architecture.md.)
+        std::string first = co_await early->wait();
+        seen.push_back(first);
+        std::string second = co_await late->wait();
+        seen.push_back(second);
+        try {
+            co_await failed->wait();
+            seen.push_back("no error");
+        } catch (const std::runtime_error& e) {
+            seen.push_back(e.what());
+        }
+    };
+    asio::co_spawn(io, waiter(), [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+    });
+    io.poll();
+    CHECK(seen == std::vector<std::string>{"early"});  // suspended on `late`
+    std::thread setter([&] {
+        late->set_value("late");
+        failed->set_exception(std::make_exception_ptr(std::runtime_error("boom")));
+    });
+    setter.join();
+    io.restart();
+    io.run();
+    CHECK(seen == std::vector<std::string>{"early", "late", "boom"});
+}
