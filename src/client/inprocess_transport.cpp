@@ -541,12 +541,32 @@ task<std::shared_ptr<actor_instance>> load_for(registry_core& core, actor_query 
 
 }  // namespace
 
+// A call that reaches an instance whose stop (a sleep, usually) began after the call found it
+// gets its arguments back (detail::not_accepting) and goes through resolution again, which waits
+// for that stop and wakes the actor. A few rounds at most, in case it keeps stopping.
+constexpr int max_stopped_retries = 3;
+
 task<value> inprocess_transport::action(actor_query query, value params, std::string name, array args) {
     try {
         auto inst = remembered(query);
-        if (!inst) inst = co_await load_for(*core_, std::move(query));
-        auto call = inst->call_transient(std::move(params), nullptr, std::move(name), std::move(args));
-        co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
+        for (int attempt = 0;; ++attempt) {
+            if (!inst) {
+                auto loading = load_for(*core_, query);  // named first (GCC 12 rule)
+                inst = co_await std::move(loading);
+            }
+            bool stopped = false;
+            try {
+                auto call = inst->call_transient(std::move(params), nullptr, std::move(name), std::move(args));
+                co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
+            } catch (detail::not_accepting& e) {
+                if (attempt == max_stopped_retries) throw;
+                params = std::move(e.params);
+                name = std::move(e.name);
+                args = std::move(e.args);
+                stopped = true;
+            }
+            if (stopped) inst = nullptr;
+        }
     } catch (...) {
         rethrow_masked(std::current_exception());
     }
@@ -555,9 +575,23 @@ task<value> inprocess_transport::action(actor_query query, value params, std::st
 task<http_response> inprocess_transport::fetch(actor_query query, value params, http_request request) {
     try {
         auto inst = remembered(query);
-        if (!inst) inst = co_await load_for(*core_, std::move(query));
-        auto call = inst->request_transient(std::move(params), std::move(request));
-        co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
+        for (int attempt = 0;; ++attempt) {
+            if (!inst) {
+                auto loading = load_for(*core_, query);  // named first (GCC 12 rule)
+                inst = co_await std::move(loading);
+            }
+            bool stopped = false;
+            try {
+                auto call = inst->request_transient(std::move(params), std::move(request));
+                co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
+            } catch (detail::not_accepting& e) {
+                if (attempt == max_stopped_retries) throw;
+                params = std::move(e.params);
+                request = std::move(e.request);
+                stopped = true;
+            }
+            if (stopped) inst = nullptr;
+        }
     } catch (...) {
         rethrow_masked(std::current_exception());
     }

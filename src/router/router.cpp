@@ -536,6 +536,11 @@ task<http_response> router::route_actor(actor_target target, std::string path, h
     co_return not_found_response();
 }
 
+namespace {
+// How many times a call that found its instance stopping loads the actor again.
+constexpr int max_stopped_retries = 3;
+}  // namespace
+
 task<http_response> router::action(actor_target target, std::string name, http_request request) {
     protocol::encoding enc = protocol::encoding::json;
     bool ran = false;  // the instance logs failures of the action itself
@@ -549,10 +554,25 @@ task<http_response> router::action(actor_target target, std::string name, http_r
         value params = http_conn_params(request);
         array args = protocol::decode_http_action_request(enc, request.body);
         auto id = co_await resolve(std::move(target));
-        auto inst = co_await core_->manager().load_actor(id);
-        auto call = inst->call_transient(std::move(params), &request, name, std::move(args));
-        ran = true;
-        value out = co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
+        value out;
+        for (int attempt = 0;; ++attempt) {
+            // A call that reaches an instance whose stop (a sleep) began after the load gets its
+            // arguments back; loading again waits for that stop and wakes the actor.
+            auto inst = co_await core_->manager().load_actor(id);
+            bool stopped = false;
+            try {
+                auto call = inst->call_transient(std::move(params), &request, name, std::move(args));
+                ran = true;
+                out = co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
+            } catch (detail::not_accepting& e) {
+                if (attempt == max_stopped_retries) throw;
+                params = std::move(e.params);
+                args = std::move(e.args);
+                ran = false;
+                stopped = true;
+            }
+            if (!stopped) break;
+        }
         http_response res;
         res.body = protocol::encode_http_action_response(enc, out);
         if (res.body.size() > options_.max_outgoing_message_bytes) throw errors::outgoing_too_long();
@@ -571,10 +591,18 @@ task<http_response> router::action(actor_target target, std::string name, http_r
 task<http_response> router::raw_request(actor_target target, std::string path, http_request request) {
     value params = http_conn_params(request);
     auto id = co_await resolve(std::move(target));
-    auto inst = co_await core_->manager().load_actor(id);
     request.path = std::move(path);
-    auto call = inst->request_transient(std::move(params), std::move(request));
-    co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
+    for (int attempt = 0;; ++attempt) {
+        auto inst = co_await core_->manager().load_actor(id);
+        try {
+            auto call = inst->request_transient(std::move(params), std::move(request));
+            co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
+        } catch (detail::not_accepting& e) {
+            if (attempt == max_stopped_retries) throw;  // as action() above
+            params = std::move(e.params);
+            request = std::move(e.request);
+        }
+    }
 }
 
 task<http_response> router::route_manager(const std::string& full_path, http_request request) {

@@ -767,6 +767,7 @@ struct run_request {
 }  // namespace
 
 task<value> actor_instance::call_transient(value params, const http_request* request, std::string name, array args) {
+    if (stop_called_) throw detail::not_accepting(std::move(params), std::move(name), std::move(args));
     auto self = shared_from_this();  // alive until the reply
     run_action body{this, std::move(name), std::move(args)};  // named: see the GCC 12 rule
     auto work = with_transient<value>(*this, std::move(params), request, std::move(body));
@@ -774,6 +775,11 @@ task<value> actor_instance::call_transient(value params, const http_request* req
 }
 
 task<http_response> actor_instance::request_transient(value params, http_request request) {
+    if (stop_called_) {
+        detail::not_accepting stopped(std::move(params), {}, {});
+        stopped.request = std::move(request);
+        throw stopped;
+    }
     auto self = shared_from_this();
     http_request req = std::move(request);
     run_request body{this, &req};

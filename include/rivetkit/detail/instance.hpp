@@ -25,6 +25,7 @@
 #include "rivetkit/detail/hibernation.hpp"
 #include "rivetkit/detail/oneshot.hpp"
 #include "rivetkit/driver.hpp"
+#include "rivetkit/error.hpp"
 #include "rivetkit/http.hpp"
 #include "rivetkit/key.hpp"
 #include "rivetkit/log.hpp"
@@ -120,6 +121,24 @@ public:
     bool disconnected = false;
 };
 
+/// Thrown by call_transient and request_transient when the call reached the instance after its
+/// stop began (a sleep or destroy racing with the call), before any of the call's work ran. It
+/// gives the call's arguments back, so the caller can resolve the actor again (a sleep's stop
+/// ends and the next load wakes a new instance) and retry. Uncaught, a client sees it as the
+/// internal error it is.
+class not_accepting final : public error {
+public:
+    not_accepting(value params, std::string name, array args)
+        : error("actor", "internal_error", "Actor is stopping", {}, false),
+          params(std::move(params)),
+          name(std::move(name)),
+          args(std::move(args)) {}
+    value params;
+    std::string name;   // the action's (call_transient)
+    array args;         // the action's (call_transient)
+    http_request request;  // the request (request_transient)
+};
+
 }  // namespace detail
 
 class actor_instance : public std::enable_shared_from_this<actor_instance> {
@@ -190,9 +209,11 @@ public:
     task<void> handle_websocket(std::shared_ptr<detail::connection> conn, std::shared_ptr<websocket> ws,
                                 http_request request);
     /// A one-off action on a transient connection (prepare, connect, act, disconnect), as the
-    /// reference does for every HTTP action. Keeps the actor awake meanwhile.
+    /// reference does for every HTTP action. Keeps the actor awake meanwhile. Throws
+    /// detail::not_accepting, with the arguments, if the instance's stop began first.
     task<value> call_transient(value params, const http_request* request, std::string name, array args);
-    /// A raw HTTP request to on_request on a transient connection.
+    /// A raw HTTP request to on_request on a transient connection. Throws detail::not_accepting,
+    /// with the request, if the instance's stop began first.
     task<http_response> request_transient(value params, http_request request);
     void set_subscription(detail::connection& conn, std::string event, bool subscribe);
     /// Requests that hold the actor awake (HTTP requests in flight).

@@ -3,6 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
+
+#include "rivetkit/detail/instance.hpp"
+#include "rivetkit/detail/registry_core.hpp"
 #include "runtime_test_support.hpp"
 
 using namespace rivetkit_test;
@@ -84,4 +88,76 @@ TEST_CASE("deviation: on_create may schedule, and start persists what create and
     CHECK(committed["wakes"].as_int() == 1);
     t.advance(std::chrono::milliseconds(1000));
     CHECK(h.call<"get">().ran == 1);
+}
+
+namespace deviations_test {
+
+// The call as the transports start it: call_transient on the instance's strand. Returns the
+// not_accepting it threw, if it did.
+std::optional<rivetkit::detail::not_accepting> transient_call_on(rivetkit::testing::test_registry& t,
+                                                                 const std::shared_ptr<rivetkit::actor_instance>& inst,
+                                                                 std::string name, rivetkit::array args) {
+    auto call = inst->call_transient(rivetkit::value(), nullptr, std::move(name), std::move(args));
+    auto done = rivetkit::detail::oneshot<void>::make();
+    asio::co_spawn(inst->strand(), std::move(call), [done](std::exception_ptr e, const rivetkit::value&) {
+        e ? (void)done->set_exception(e) : (void)done->set_value();
+    });
+    t.settle();
+    REQUIRE(done->ready());
+    try {
+        done->get();
+    } catch (rivetkit::detail::not_accepting& e) {
+        return std::move(e);
+    } catch (...) {
+    }
+    return std::nullopt;
+}
+
+}  // namespace deviations_test
+
+TEST_CASE("deviation: a call that reaches an instance after its stop began gets its arguments back, and the transports retry it",
+          "[runtime][deviation]") {
+    rivetkit::testing::test_registry t({{"s", deviations_test::lazy_sleeper}});
+    auto h = t.client().get_or_create(deviations_test::lazy_sleeper, "s", {"a"});
+    REQUIRE(h.call<"wakes">() == 1);
+    auto id = h.resolve();
+    auto loading = t.core().manager().load_actor(id);
+    auto inst = t.core().block_on(std::move(loading));
+    h.call<"nap">();
+    t.settle();  // the stop has begun: on_sleep is waiting on its timer
+    REQUIRE_FALSE(inst->accepting());
+
+    // What a transport sees when its call lands behind the stop: nothing ran, the arguments
+    // come back for the retry.
+    auto stopped = deviations_test::transient_call_on(t, inst, "wakes", rivetkit::array{rivetkit::value(std::int64_t{7})});
+    REQUIRE(stopped.has_value());
+    CHECK(stopped->name == "wakes");
+    REQUIRE(stopped->args.size() == 1);
+    CHECK(stopped->args[0].as_int() == 7);
+    CHECK(rivetkit::to_client_error(std::make_exception_ptr(*stopped)).group == "internal");  // masked if it escapes
+
+    rivetkit::http_request req;
+    req.method = "GET";
+    req.path = "/kept";
+    auto raw = inst->request_transient(rivetkit::value(), std::move(req));
+    auto raw_done = rivetkit::detail::oneshot<std::string>::make();
+    asio::co_spawn(inst->strand(), std::move(raw), [raw_done](std::exception_ptr e, const rivetkit::http_response&) {
+        try {
+            if (e) std::rethrow_exception(e);
+            raw_done->set_value("answered");
+        } catch (rivetkit::detail::not_accepting& n) {
+            raw_done->set_value(n.request.path);
+        } catch (...) {
+            raw_done->set_value("other error");
+        }
+    });
+    t.settle();
+    REQUIRE(raw_done->ready());
+    CHECK(raw_done->get() == "/kept");
+
+    // The client's call, through the same handle, waits for the stop and reaches a new instance.
+    auto call = start(t, h.async_call<"wakes">());
+    t.advance(std::chrono::milliseconds(500));
+    REQUIRE(call.done());
+    CHECK(call.get() == 2);
 }
