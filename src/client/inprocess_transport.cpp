@@ -554,7 +554,6 @@ task<value> inprocess_transport::action(actor_query query, value params, std::st
                 auto loading = load_for(*core_, query);  // named first (GCC 12 rule)
                 inst = co_await std::move(loading);
             }
-            bool stopped = false;
             try {
                 auto call = inst->call_transient(std::move(params), nullptr, std::move(name), std::move(args));
                 co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
@@ -563,9 +562,8 @@ task<value> inprocess_transport::action(actor_query query, value params, std::st
                 params = std::move(e.params);
                 name = std::move(e.name);
                 args = std::move(e.args);
-                stopped = true;
+                inst = nullptr;  // load it again
             }
-            if (stopped) inst = nullptr;
         }
     } catch (...) {
         rethrow_masked(std::current_exception());
@@ -580,7 +578,6 @@ task<http_response> inprocess_transport::fetch(actor_query query, value params, 
                 auto loading = load_for(*core_, query);  // named first (GCC 12 rule)
                 inst = co_await std::move(loading);
             }
-            bool stopped = false;
             try {
                 auto call = inst->request_transient(std::move(params), std::move(request));
                 co_return co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
@@ -588,9 +585,8 @@ task<http_response> inprocess_transport::fetch(actor_query query, value params, 
                 if (attempt == max_stopped_retries) throw;
                 params = std::move(e.params);
                 request = std::move(e.request);
-                stopped = true;
+                inst = nullptr;  // load it again
             }
-            if (stopped) inst = nullptr;
         }
     } catch (...) {
         rethrow_masked(std::current_exception());

@@ -559,19 +559,17 @@ task<http_response> router::action(actor_target target, std::string name, http_r
             // A call that reaches an instance whose stop (a sleep) began after the load gets its
             // arguments back; loading again waits for that stop and wakes the actor.
             auto inst = co_await core_->manager().load_actor(id);
-            bool stopped = false;
             try {
                 auto call = inst->call_transient(std::move(params), &request, name, std::move(args));
                 ran = true;
                 out = co_await asio::co_spawn(inst->strand(), std::move(call), asio::use_awaitable);
+                break;
             } catch (detail::not_accepting& e) {
                 if (attempt == max_stopped_retries) throw;
                 params = std::move(e.params);
                 args = std::move(e.args);
                 ran = false;
-                stopped = true;
             }
-            if (!stopped) break;
         }
         http_response res;
         res.body = protocol::encode_http_action_response(enc, out);
