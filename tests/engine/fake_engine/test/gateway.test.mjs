@@ -176,6 +176,15 @@ test("WebSocket: the actor sleeping closes a non-hibernatable socket; the gatewa
 	await c.waitCount(1);
 	await (await gatewayFetch(engine, actorId, "/sleep")).text();
 	// Gateway sees the stop (service unavailable), wakes the actor again and re-opens the socket on it.
+	// (The /sleep reply can come back before the engine has seen the stop: generation 0 may still
+	// be "running" then, so wait for generation 1 itself.)
+	await engine.waitFor(
+		() => {
+			const a = engine.getActor(actorId);
+			return a && a.generation === 1;
+		},
+		{ description: "generation 1" },
+	);
 	const back = await started(engine, actorId, r);
 	assert.equal(back.generation, 1);
 	await engine.waitFor(() => engine.messages({ kind: "ToClientWebSocketOpen" }).length === 2, { description: "second open" });
