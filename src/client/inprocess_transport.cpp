@@ -548,8 +548,9 @@ constexpr int max_stopped_retries = 3;
 
 task<value> inprocess_transport::action(actor_query query, value params, std::string name, array args) {
     try {
-        auto inst = remembered(query);
         for (int attempt = 0;; ++attempt) {
+            // After a not_accepting the remembered instance no longer accepts: this loads again.
+            auto inst = remembered(query);
             if (!inst) {
                 auto loading = load_for(*core_, query);  // named first (GCC 12 rule)
                 inst = co_await std::move(loading);
@@ -562,7 +563,6 @@ task<value> inprocess_transport::action(actor_query query, value params, std::st
                 params = std::move(e.params);
                 name = std::move(e.name);
                 args = std::move(e.args);
-                inst = nullptr;  // load it again
             }
         }
     } catch (...) {
@@ -572,8 +572,9 @@ task<value> inprocess_transport::action(actor_query query, value params, std::st
 
 task<http_response> inprocess_transport::fetch(actor_query query, value params, http_request request) {
     try {
-        auto inst = remembered(query);
         for (int attempt = 0;; ++attempt) {
+            // After a not_accepting the remembered instance no longer accepts: this loads again.
+            auto inst = remembered(query);
             if (!inst) {
                 auto loading = load_for(*core_, query);  // named first (GCC 12 rule)
                 inst = co_await std::move(loading);
@@ -585,7 +586,6 @@ task<http_response> inprocess_transport::fetch(actor_query query, value params, 
                 if (attempt == max_stopped_retries) throw;
                 params = std::move(e.params);
                 request = std::move(e.request);
-                inst = nullptr;  // load it again
             }
         }
     } catch (...) {
