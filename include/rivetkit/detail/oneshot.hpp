@@ -1,6 +1,10 @@
 #pragma once
 // A one-shot result that coroutines on any executor can await. Each waiter resumes on its own
 // executor (never inline on the thread that sets the result), which keeps strand guarantees.
+// The waiters on one executor resume together, in one handler posted to it: a strand given a
+// burst of separately posted handlers runs the first one alone and the rest only after all
+// else already queued on the io_context, so the replies of a batch of actions committed
+// together would leave in two writes.
 
 #include <exception>
 #include <memory>
@@ -10,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include <asio/any_io_executor.hpp>
 #include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/post.hpp>
@@ -32,8 +37,8 @@ public:
     /// The first result wins; returns false if one was already set.
     template <class... A>
     bool set_value(A&&... a) {
-        unique_function<void()> first;
-        std::vector<unique_function<void()>> more;
+        waiter first;
+        std::vector<waiter> more;
         {
             std::lock_guard lock(mutex_);
             if (done_) return false;
@@ -51,8 +56,8 @@ public:
     }
 
     bool set_exception(std::exception_ptr e) {
-        unique_function<void()> first;
-        std::vector<unique_function<void()>> more;
+        waiter first;
+        std::vector<waiter> more;
         {
             std::lock_guard lock(mutex_);
             if (done_) return false;
@@ -71,21 +76,7 @@ public:
     }
 
     /// Calls `fn()` once the result is set (immediately, inline, if it already is).
-    void on_ready(unique_function<void()> fn) {
-        {
-            std::lock_guard lock(mutex_);
-            if (!done_) {
-                // The first waiter (usually the only one) is kept without a vector.
-                if (!first_waiter_) {
-                    first_waiter_ = std::move(fn);
-                } else {
-                    more_waiters_.push_back(std::move(fn));
-                }
-                return;
-            }
-        }
-        fn();
-    }
+    void on_ready(unique_function<void()> fn) { add_waiter(waiter{{}, std::move(fn)}); }
 
     /// Rethrows the stored exception or returns (a copy of) the value. Only after ready().
     T get() const {
@@ -110,24 +101,74 @@ private:
         oneshot* self;
         template <class Handler>
         void operator()(Handler handler) const {
-            self->on_ready([h = std::move(handler)]() mutable {
-                auto ex = asio::get_associated_executor(h);
-                asio::post(ex, std::move(h));
-            });
+            // The awaiting coroutine's executor; the handler is called there, by what
+            // run_waiters() posts.
+            asio::any_io_executor ex = asio::get_associated_executor(handler);
+            self->add_waiter(waiter{std::move(ex), [h = std::move(handler)]() mutable { h(); }});
         }
     };
+
+    /// A callback: `executor` empty, run inline by the thread that sets the result; or a
+    /// suspended coroutine's handler, to be called on `executor`.
+    struct waiter {
+        asio::any_io_executor executor;
+        unique_function<void()> fn;
+    };
+
+    void add_waiter(waiter w) {
+        {
+            std::lock_guard lock(mutex_);
+            if (!done_) {
+                // The first waiter (usually the only one) is kept without a vector.
+                if (!first_waiter_.fn) {
+                    first_waiter_ = std::move(w);
+                } else {
+                    more_waiters_.push_back(std::move(w));
+                }
+                return;
+            }
+        }
+        if (!w.executor) {
+            w.fn();
+            return;
+        }
+        asio::post(w.executor, std::move(w.fn));
+    }
 
     mutable std::mutex mutex_;
     bool done_ = false;
     std::optional<stored> value_;
     std::exception_ptr error_;
-    unique_function<void()> first_waiter_;
-    std::vector<unique_function<void()>> more_waiters_;
+    waiter first_waiter_;
+    std::vector<waiter> more_waiters_;
 
-    // In the order they registered.
-    static void run_waiters(unique_function<void()>& first, std::vector<unique_function<void()>>& more) {
-        if (first) first();
-        for (auto& w : more) w();
+    // In the order they registered; the waiters of one executor share a posted handler, which
+    // resumes them in their order (no order holds between different executors anyway).
+    static void run_waiters(waiter& first, std::vector<waiter>& more) {
+        const std::size_t offset = first.fn ? 1 : 0;
+        const std::size_t n = offset + more.size();
+        auto at = [&](std::size_t i) -> waiter& { return i < offset ? first : more[i - offset]; };
+        for (std::size_t i = 0; i < n; ++i) {
+            waiter& w = at(i);
+            if (!w.fn) continue;  // taken into an earlier waiter's group
+            if (!w.executor) {
+                w.fn();
+                continue;
+            }
+            std::vector<unique_function<void()>> group;
+            for (std::size_t k = i + 1; k < n; ++k) {
+                waiter& other = at(k);
+                if (other.fn && other.executor && other.executor == w.executor) group.push_back(std::move(other.fn));
+            }
+            if (group.empty()) {
+                asio::post(w.executor, std::move(w.fn));
+                continue;
+            }
+            group.insert(group.begin(), std::move(w.fn));
+            asio::post(w.executor, [group = std::move(group)]() mutable {
+                for (auto& fn : group) fn();
+            });
+        }
     }
 };
 

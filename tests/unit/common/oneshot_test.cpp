@@ -9,6 +9,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/strand.hpp>
 
 #include "rivetkit/detail/oneshot.hpp"
 #include "rivetkit/detail/unique_function.hpp"
@@ -115,4 +116,38 @@ TEST_CASE("oneshot wait returns a result set before or after it suspends", "[one
     io.restart();
     io.run();
     CHECK(seen == std::vector<std::string>{"early", "late", "boom"});
+}
+
+TEST_CASE("oneshot resumes the waiters on one strand together, before handlers posted after it was set",
+          "[oneshot]") {
+    // A strand given separately posted handlers in a burst runs the first alone and the rest
+    // after whatever the io_context had queued meanwhile; waiters that resumed that way would
+    // let a reply of a batch leave before the others.
+    asio::io_context io;
+    auto strand = asio::make_strand(io);
+    auto other = asio::make_strand(io);
+    auto result = oneshot<int>::make();
+    std::vector<std::string> order;
+    auto waiter = [&](std::string name) -> rivetkit::task<void> {
+        int v = co_await result->wait();
+        order.push_back(name + "=" + std::to_string(v));
+    };
+    for (const char* name : {"a", "b", "c"}) {
+        asio::co_spawn(strand, waiter(name), [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
+    }
+    asio::co_spawn(other, waiter("d"), [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+    });
+    io.poll();
+    REQUIRE(order.empty());
+    asio::post(io, [&] {
+        result->set_value(5);
+        asio::post(io, [&] { order.push_back("later"); });
+    });
+    io.run();
+    // Registered a, d, b, c (the strand ran a alone first); a, b and c resume in one handler,
+    // d on its own strand, both posted before "later".
+    CHECK(order == std::vector<std::string>{"a=5", "b=5", "c=5", "d=5", "later"});
 }
