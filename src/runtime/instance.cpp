@@ -43,6 +43,9 @@ bool log_enabled(log_level level) noexcept { return logger().enabled(level); }
 
 }  // namespace
 
+/// Entries of outbox capacity an actor keeps between batches (32 bytes each).
+constexpr std::size_t max_kept_outbox = std::size_t{1} << 14;
+
 struct actor_instance::extras {
     value input;                             // persisted
     std::vector<scheduled_event> schedule;   // persisted, by timestamp
@@ -483,15 +486,24 @@ std::shared_ptr<oneshot<void>> actor_instance::commit_changes() {
             x.follow_up->delivered = oneshot<void>::make();
             x.last_commit = x.follow_up->done;
         }
-        for (auto& o : x.outbox) x.follow_up->batch.push_back(std::move(o));
-        x.outbox.clear();
+        auto& batch = x.follow_up->batch;
+        if (batch.empty()) {
+            batch.swap(x.outbox);  // the outbox takes the batch's spare capacity
+        } else {
+            for (auto& o : x.outbox) batch.push_back(std::move(o));
+            x.outbox.clear();
+        }
         auto delivered = x.follow_up->delivered;
         if (!write_running_) {
-            // With no write in flight, the next one starts on the strand's next turn rather than
-            // now: the handlers already queued on the strand (the other actions of a burst) then
-            // commit in it too, and their events leave together.
+            // With no write in flight, the next one starts after what the io_context has queued
+            // by now, rather than at once: the other actions of a burst commit in it too, and
+            // their events leave together. Not merely on the strand's next turn: a call
+            // dispatched to an idle strand runs inline (a connection's first message of a read,
+            // here), before its burst's later messages are even queued on the strand.
             write_running_ = true;
-            asio::post(strand_, [self = shared_from_this()] { self->start_follow_up(); });
+            asio::post(strand_.get_inner_executor(), [self = shared_from_this()] {
+                asio::post(self->strand_, [self] { self->start_follow_up(); });
+            });
         }
         return delivered;
     }
@@ -592,6 +604,12 @@ void actor_instance::release_outbox(std::vector<outgoing> batch, std::shared_ptr
     x.last_delivery = barrier;
     const std::shared_ptr<void> token = std::move(barrier);
     for (auto& o : batch) deliver(o, token);
+    // The next events reuse the batch's capacity (a broadcast to a thousand connections is a
+    // thousand entries), up to a bound; an idle actor lets it go with its extras.
+    batch.clear();
+    if (x.outbox.empty() && batch.capacity() > x.outbox.capacity() && batch.capacity() <= max_kept_outbox) {
+        x.outbox.swap(batch);
+    }
 }
 
 void actor_instance::deliver(outgoing& o, const std::shared_ptr<void>& token) {
