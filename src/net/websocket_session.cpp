@@ -10,7 +10,9 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/dispatch.hpp>
+#include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 
 namespace rivetkit::net {
@@ -29,6 +31,18 @@ ws_mask_key random_mask_key() {
         throw std::runtime_error("rivetkit: RAND_bytes failed");
     }
     return key;
+}
+
+/// The session's strand over the stream's executor. A strand of a type-erased executor is too
+/// big for any_io_executor's inline storage, so each copy of it (every post, every step of a
+/// coroutine) would allocate. A stream already on a strand of an io_context (the server's
+/// connections) serialises the session as it is; a plain io_context executor gets a strand of
+/// its concrete type; anything else a strand over the type-erased executor.
+asio::any_io_executor session_strand(const asio::any_io_executor& ex) {
+    using io_executor = asio::io_context::executor_type;
+    if (ex.target<asio::strand<io_executor>>() != nullptr) return ex;
+    if (const auto* io = ex.target<io_executor>()) return asio::make_strand(*io);
+    return asio::make_strand(ex);
 }
 
 // Handlers are built in plain functions, never inside a coroutine (the GCC 12 rule).
@@ -52,7 +66,7 @@ std::shared_ptr<websocket_session> websocket_session::create(std::unique_ptr<byt
 websocket_session::websocket_session(private_tag, std::unique_ptr<byte_stream> stream, role r,
                                      std::string initial_bytes, websocket_limits limits, std::string protocol)
     : stream_(std::move(stream)),
-      strand_(asio::make_strand(stream_->get_executor())),
+      strand_(session_strand(stream_->get_executor())),
       role_(r),
       limits_(limits),
       protocol_(std::move(protocol)),
@@ -298,22 +312,32 @@ void websocket_session::enqueue(outgoing frame, std::shared_ptr<void>* token) {
 }
 
 void websocket_session::take_sends() {
-    gathered_sends taken;
     {
+        // The spares are empty: the gathered buffers come out, the spares' capacity goes in.
         std::lock_guard lock(sends_mutex_);
-        taken = std::exchange(sends_, gathered_sends{});  // take_posted is false again
+        sends_.bytes.swap(spare_bytes_);
+        sends_.tokens.swap(spare_tokens_);
+        sends_.take_posted = false;
     }
-    if (taken.bytes.empty()) return;
+    std::string taken = std::move(spare_bytes_);
+    spare_bytes_.clear();
+    if (taken.empty()) return;
     if (phase_ == phase::closed || close_queued_) {
-        // Nothing may follow a close frame; the tokens go with `taken`.
-        queued_bytes_.fetch_sub(taken.bytes.size(), std::memory_order_relaxed);
+        // Nothing may follow a close frame; the tokens go too.
+        queued_bytes_.fetch_sub(taken.size(), std::memory_order_relaxed);
+        spare_tokens_.clear();
         return;
     }
-    queue_.push_back(outgoing{std::move(taken.bytes), true, false});
+    queue_.push_back(outgoing{std::move(taken), true, false});
     // As in enqueue(): the senders wait for the next write attempt unless the peer is behind.
     if (!blocked_) {
-        for (auto& t : taken.tokens) held_tokens_.push_back(std::move(t));
+        if (held_tokens_.empty()) {
+            held_tokens_.swap(spare_tokens_);
+        } else {
+            for (auto& t : spare_tokens_) held_tokens_.push_back(std::move(t));
+        }
     }
+    spare_tokens_.clear();
     // This already is a later turn than the sends it took, so the write is tried at once.
     if (!writing_) {
         writing_ = true;
@@ -363,7 +387,8 @@ void websocket_session::write_queue() {
             outgoing& f = queue_.front();
             counted = f.counted ? f.bytes.size() : 0;
             has_close = f.is_close;
-            write_buffer_ = std::move(f.bytes);
+            write_buffer_.swap(f.bytes);
+            recycle(f.bytes);
             queue_.pop_front();
         } else {
             write_buffer_.clear();
@@ -373,14 +398,15 @@ void websocket_session::write_queue() {
                 if (f.counted) counted += f.bytes.size();
                 has_close = has_close || f.is_close;
                 write_buffer_.append(f.bytes);
+                recycle(f.bytes);
                 queue_.pop_front();
             }
         }
         // The senders waiting for these frames (held_tokens_) are let go once the write was
         // tried: written at once, or the peer is behind (then nobody waits for it).
-        auto waiting = std::exchange(held_tokens_, {});
+        releasing_tokens_.swap(held_tokens_);  // (releasing_tokens_ is empty: held_tokens_ keeps a capacity)
         const std::size_t at_once = has_close ? 0 : stream_->try_write(asio::buffer(write_buffer_));
-        waiting.clear();
+        releasing_tokens_.clear();
         if (at_once < write_buffer_.size()) {
             // The socket is full (or this is the close frame): the rest goes out asynchronously,
             // and the queue after it.
@@ -408,6 +434,13 @@ task<void> websocket_session::write_rest(std::shared_ptr<websocket_session> self
     }
     if (has_close) on_close_written();
     write_queue();
+}
+
+void websocket_session::recycle(std::string& bytes) noexcept {
+    if (bytes.capacity() > spare_bytes_.capacity() && bytes.capacity() <= keep_capacity) {
+        bytes.clear();
+        spare_bytes_.swap(bytes);
+    }
 }
 
 void websocket_session::finish_writing() {

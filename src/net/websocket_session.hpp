@@ -21,8 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include <asio/any_io_executor.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/strand.hpp>
 
 #include "net/stream.hpp"
 #include "net/websocket_frame.hpp"
@@ -124,6 +124,8 @@ private:
     void enqueue_close(std::uint16_t code, std::string_view reason);
     /// Moves what send_frame() gathered (sends_) into the queue, behind what is there.
     void take_sends();
+    /// Keeps `bytes`' capacity as the spare buffer when it is the larger one (and not huge).
+    void recycle(std::string& bytes) noexcept;
     void drop_queue() noexcept;
     void start_writing();
     void on_close_written();
@@ -132,7 +134,9 @@ private:
     void teardown() noexcept;
 
     std::unique_ptr<byte_stream> stream_;
-    asio::strand<asio::any_io_executor> strand_;
+    /// A strand over the stream's executor (session_strand() in the .cpp): every handler of the
+    /// session runs on it.
+    asio::any_io_executor strand_;
     role role_;
     websocket_limits limits_;
     std::string protocol_;
@@ -167,6 +171,11 @@ private:
     bool writing_ = false;
     bool blocked_ = false;         // the stream did not take the whole write at once
     std::vector<std::shared_ptr<void>> held_tokens_;  // senders waiting for the next write attempt
+    // Empty buffers whose capacity the next take and write reuse (take_sends() swaps them with
+    // the gathered ones), so a steady stream of sends allocates nothing per write.
+    std::string spare_bytes_;
+    std::vector<std::shared_ptr<void>> spare_tokens_;
+    std::vector<std::shared_ptr<void>> releasing_tokens_;  // write_queue(): let go after the attempt
     bool timer_armed_ = false;
     std::deque<outgoing> queue_;
     std::string write_buffer_;     // the batch being written

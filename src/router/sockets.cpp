@@ -59,16 +59,20 @@ void log_failure(const logger& log, std::string_view what, std::exception_ptr e)
 /// connections (they run one after another on the actor's strand).
 const std::string& encoded_event(const std::shared_ptr<const event_message>& event, protocol::encoding enc) {
     struct entry {
-        std::weak_ptr<const event_message> event;
+        const event_message* raw = nullptr;
+        std::weak_ptr<const event_message> event;  // keeps `raw`'s block from being reused
         std::string payload;
     };
     thread_local std::array<entry, 3> cache;
     auto& slot = cache[static_cast<std::size_t>(enc)];
-    if (slot.event.lock() != event) {
+    // While `event` has not expired, no other event can live at its address: the same pointer
+    // is the same event (and this costs no atomic read-modify-write per connection).
+    if (slot.raw != event.get() || slot.event.expired()) {
         protocol::event_message m{event->name, event->args};
         protocol::to_client msg = std::move(m);
         slot.payload = protocol::encode_to_client(enc, msg);
         slot.event = event;
+        slot.raw = event.get();
     }
     return slot.payload;
 }
