@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
+
 #include <rivetkit/actor.hpp>
 #include <rivetkit/client.hpp>
 #include <rivetkit/testing.hpp>
@@ -295,4 +298,28 @@ TEST_CASE("output gate: changes waiting behind a write when the actor sleeps are
     CHECK(second.get() == 2);
     CHECK(store->committed_state(id)["value"] == rivetkit::value(2));
     CHECK(h.call<"get">() == 2);  // a new instance reads it back
+}
+
+TEST_CASE("output gate: calls that reach an idle actor in one burst commit in one write", "[runtime]") {
+    // A connection's read loop starts the actions of one read's messages one after another; the
+    // first is dispatched to the idle strand and runs inline, before the others are queued. The
+    // write its change starts must still wait for them (it used to go out with the first alone).
+    fixture f(rivetkit::durability::durable);
+    auto loading = f.t.core().manager().load_actor(f.id);
+    auto inst = f.t.core().block_on(std::move(loading));
+    const auto puts_before = f.store->puts_started();
+    std::vector<std::int64_t> replies;
+    asio::post(f.t.core().executor(), [&] {
+        for (std::int64_t v = 1; v <= 4; ++v) {
+            auto call = inst->call_transient(rivetkit::value(), nullptr, "set", rivetkit::array{rivetkit::value(v)});
+            asio::co_spawn(inst->strand(), std::move(call), [&replies](std::exception_ptr e, const rivetkit::value& out) {
+                if (!e) replies.push_back(out.as_int());
+            });
+        }
+    });
+    f.t.settle();
+    CHECK(replies == std::vector<std::int64_t>{1, 2, 3, 4});
+    CHECK(f.store->puts_started() - puts_before == 1);
+    CHECK(f.store->committed_state(f.id)["value"] == rivetkit::value(4));
+    CHECK(f.seen == std::vector<std::int64_t>{1, 2, 3, 4});
 }
