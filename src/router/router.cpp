@@ -431,39 +431,58 @@ task<http_response> router::respond(http_request request) {
     co_return res;
 }
 
+// route() and route_actor() only choose: plain functions that return the chosen coroutine, so
+// a request does not pay for their frames (large, as they hold every alternative's locals;
+// frames above 1 KiB are allocated afresh each time). answer_errors() is the one frame left.
+
 task<http_response> router::route(http_request request) {
     auto stripped = strip_base(base_path_, request.path);
-    if (!stripped) co_return not_found_response();
+    if (!stripped) return ready_response(not_found_response());
     std::string path = std::move(*stripped);
-    if (core_->manager().serverless() != nullptr) co_return route_serverless(path, request);
+    if (core_->manager().serverless() != nullptr) return ready_response(route_serverless(path, request));
     // Errors are answered after `request` has moved on: keep what the answer needs.
     const protocol::encoding enc = reply_encoding(request);
-    const std::string full_path = request.path;
+    std::string full_path = request.path;
     try {
-        if (is_test_path(path)) {
-            // The test endpoints exist only in test mode; they never reach the gateway.
-            if (!options_.test_mode) co_return not_found_response();
-            co_return co_await route_test(std::move(path), std::move(request));
-        }
-        auto m = match_gateway(path, request.query);
-        if (m) {
-            request.query = m->query;
-            co_return co_await route_actor(std::move(m->target), std::move(m->path), std::move(request));
-        }
-        if (const auto* target = request.header("x-rivet-target"); target && *target == "actor") {
-            const auto* actor = request.header("x-rivet-actor");
-            if (!actor) throw errors::missing_actor_header();
-            actor_target t;
-            t.actor_id = *actor;
-            erase_header(request.headers, "x-rivet-target");
-            erase_header(request.headers, "x-rivet-actor");
-            co_return co_await route_actor(std::move(t), path, std::move(request));
-        }
-        co_return co_await route_manager(path, std::move(request));
+        auto chosen = choose_route(std::move(path), std::move(request));
+        return answer_errors(std::move(chosen), enc, std::move(full_path));
+    } catch (...) {
+        return ready_response(error_response(std::current_exception(), enc, full_path, core_->log()));
+    }
+}
+
+task<http_response> router::choose_route(std::string path, http_request request) {
+    if (is_test_path(path)) {
+        // The test endpoints exist only in test mode; they never reach the gateway.
+        if (!options_.test_mode) return ready_response(not_found_response());
+        return route_test(std::move(path), std::move(request));
+    }
+    auto m = match_gateway(path, request.query);
+    if (m) {
+        request.query = m->query;
+        return route_actor(std::move(m->target), std::move(m->path), std::move(request));
+    }
+    if (const auto* target = request.header("x-rivet-target"); target && *target == "actor") {
+        const auto* actor = request.header("x-rivet-actor");
+        if (!actor) throw errors::missing_actor_header();
+        actor_target t;
+        t.actor_id = *actor;
+        erase_header(request.headers, "x-rivet-target");
+        erase_header(request.headers, "x-rivet-actor");
+        return route_actor(std::move(t), std::move(path), std::move(request));
+    }
+    return route_manager(std::move(path), std::move(request));
+}
+
+task<http_response> router::answer_errors(task<http_response> routed, protocol::encoding enc, std::string full_path) {
+    try {
+        co_return co_await std::move(routed);
     } catch (...) {
         co_return error_response(std::current_exception(), enc, full_path, core_->log());
     }
 }
+
+task<http_response> router::ready_response(http_response response) { co_return response; }
 
 task<std::string> router::resolve(actor_target target) {
     auto& m = core_->manager();
@@ -516,24 +535,25 @@ task<http_response> router::route_actor(actor_target target, std::string path, h
     if (p == "/request" || p.starts_with("/request/")) {
         std::string rest = path.substr(8);
         if (rest.empty()) rest = "/";
-        co_return co_await raw_request(std::move(target), std::move(rest), std::move(request));
+        return raw_request(std::move(target), std::move(rest), std::move(request));
     }
     if (p.starts_with("/action/") && request.method == "POST") {
         std::string_view raw_name = p.substr(8);
         if (!raw_name.empty() && raw_name.find('/') == std::string_view::npos) {
-            // Named, never a temporary inside the co_await: see the GCC 12 rule in architecture.md.
             std::string name = percent_decode(raw_name).value_or(std::string(raw_name));
-            co_return co_await action(std::move(target), std::move(name), std::move(request));
+            return action(std::move(target), std::move(name), std::move(request));
         }
     }
-    if (request.method == "GET" && (p == "/" || p == "/health")) {
-        // As the reference, the actor is loaded (woken) to answer.
-        auto id = co_await resolve(std::move(target));
-        auto inst = co_await core_->manager().load_actor(id);
-        (void)inst;
-        co_return text_response(p == "/" ? actor_text : std::string_view("ok"));
-    }
-    co_return not_found_response();
+    if (request.method == "GET" && (p == "/" || p == "/health")) return actor_health(std::move(target), p == "/");
+    return ready_response(not_found_response());
+}
+
+task<http_response> router::actor_health(actor_target target, bool root) {
+    // As the reference, the actor is loaded (woken) to answer.
+    auto id = co_await resolve(std::move(target));
+    auto inst = co_await core_->manager().load_actor(id);
+    (void)inst;
+    co_return text_response(root ? actor_text : std::string_view("ok"));
 }
 
 namespace {
@@ -553,7 +573,12 @@ task<http_response> router::action(actor_target target, std::string name, http_r
         if (request.body.size() > options_.max_incoming_message_bytes) throw errors::incoming_too_long();
         value params = http_conn_params(request);
         array args = protocol::decode_http_action_request(enc, request.body);
-        auto id = co_await resolve(std::move(target));
+        std::string id;  // resolve() only for a query: no coroutine frame for a plain id
+        if (target.by_query) {
+            id = co_await resolve(std::move(target));
+        } else {
+            id = std::move(target.actor_id);
+        }
         value out;
         for (int attempt = 0;; ++attempt) {
             // A call that reaches an instance whose stop (a sleep) began after the load gets its
@@ -588,7 +613,12 @@ task<http_response> router::action(actor_target target, std::string name, http_r
 
 task<http_response> router::raw_request(actor_target target, std::string path, http_request request) {
     value params = http_conn_params(request);
-    auto id = co_await resolve(std::move(target));
+    std::string id;  // resolve() only for a query: no coroutine frame for a plain id
+    if (target.by_query) {
+        id = co_await resolve(std::move(target));
+    } else {
+        id = std::move(target.actor_id);
+    }
     request.path = std::move(path);
     for (int attempt = 0;; ++attempt) {
         auto inst = co_await core_->manager().load_actor(id);
@@ -603,7 +633,7 @@ task<http_response> router::raw_request(actor_target target, std::string path, h
     }
 }
 
-task<http_response> router::route_manager(const std::string& full_path, http_request request) {
+task<http_response> router::route_manager(std::string full_path, http_request request) {
     std::string_view path = trim_slash(full_path);
     const std::string& method = request.method;
     if (method == "GET" || method == "HEAD") {

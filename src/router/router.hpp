@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "net/server_handler.hpp"
+#include "protocol/client_protocol.hpp"
 #include "rivetkit/detail/registry_core.hpp"
 #include "rivetkit/handler.hpp"
 #include "rivetkit/key.hpp"
@@ -55,8 +56,15 @@ public:
 
 private:
     task<http_response> route(http_request request);
+    /// route() below the base path; may throw (route() answers the error).
+    task<http_response> choose_route(std::string path, http_request request);
+    /// `routed`'s response, or the error it threw as a response.
+    task<http_response> answer_errors(task<http_response> routed, protocol::encoding enc, std::string full_path);
+    static task<http_response> ready_response(http_response response);
     task<http_response> route_actor(actor_target target, std::string path, http_request request);
-    task<http_response> route_manager(const std::string& path, http_request request);
+    /// GET "/" or "/health" of an actor.
+    task<http_response> actor_health(actor_target target, bool root);
+    task<http_response> route_manager(std::string path, http_request request);
     /// With a serverless driver: GET /, /health, /metadata (GET /start is handle()'s).
     http_response route_serverless(const std::string& path, const http_request& request);
     static http_response health_response();
