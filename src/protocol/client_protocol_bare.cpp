@@ -23,7 +23,10 @@ enum : std::uint8_t { tag_action_request = 0, tag_subscription_request = 1 };
 
 class frame_writer {
 public:
-    frame_writer() { w_.u16(bare_emitted_version); }
+    frame_writer() {
+        w_.reserve(64);  // most messages are small: one allocation, not one per growth
+        w_.u16(bare_emitted_version);
+    }
 
     bare::writer& operator*() noexcept { return w_; }
     bare::writer* operator->() noexcept { return &w_; }

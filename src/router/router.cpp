@@ -424,6 +424,7 @@ task<http_response> router::respond(http_request request) {
     }
     erase_header(res.headers, "access-control-allow-origin");
     erase_header(res.headers, "access-control-allow-credentials");
+    res.headers.reserve(res.headers.size() + 5);
     res.headers.emplace_back("access-control-allow-origin", origin.empty() ? "*" : origin);
     res.headers.emplace_back("access-control-allow-credentials", "true");
     res.headers.emplace_back("access-control-expose-headers", "*");
@@ -597,6 +598,7 @@ task<http_response> router::action(actor_target target, std::string name, http_r
             }
         }
         http_response res;
+        res.headers.reserve(8);  // this one and respond()'s CORS headers, without regrowing
         res.body = protocol::encode_http_action_response(enc, out);
         if (res.body.size() > options_.max_outgoing_message_bytes) throw errors::outgoing_too_long();
         res.headers.emplace_back("content-type", std::string(protocol::content_type(enc)));
