@@ -60,13 +60,19 @@ std::shared_ptr<runner_connection> runner_connection::create(asio::any_io_execut
                                                std::move(handler));
 }
 
+namespace {
+// Built out of line: GCC 12 at -O3 warns (falsely) that the strings of an `http_client_options{}`
+// temporary in the member initializer may be used uninitialized.
+[[gnu::noinline]] net::http_client_options runner_http_options() { return net::http_client_options{}; }
+}  // namespace
+
 runner_connection::runner_connection(private_tag, asio::any_io_executor executor, runner_connection_options options,
                                      std::shared_ptr<runner_handler> handler)
     : strand_(asio::make_strand(executor)),
       options_(std::move(options)),
       handler_(std::move(handler)),
       log_(options_.log.with("runner_key", options_.runner_key)),
-      http_(executor, net::http_client_options{}),
+      http_(executor, runner_http_options()),
       rng_(std::random_device{}()),
       lost_threshold_(options_.default_lost_threshold),
       closed_(detail::oneshot<runner_close_reason>::make()) {}
