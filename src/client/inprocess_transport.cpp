@@ -286,7 +286,7 @@ private:
                 }
             }
             auto side = std::make_shared<server_side>(weak_from_this());
-            auto opening = open_server_conn(inst, params_, side, std::move(events));
+            auto opening = open_server_conn(inst, params_, side, events);
             auto c = co_await asio::co_spawn(inst->strand(), std::move(opening), asio::use_awaitable);
             if (status() == connection_status::disposed) {
                 asio::post(inst->strand(), [inst, c] { inst->disconnect(c); });
@@ -294,6 +294,9 @@ private:
             }
             inst_ = inst;
             server_conn_ = c;
+            // Listeners added or removed while the connection was opening (after `events` was
+            // taken) found it not up yet and left their change to this point.
+            catch_up_subscriptions(events);
             {
                 std::lock_guard lock(mutex_);
                 conn_id_ = c->id;
@@ -332,6 +335,29 @@ private:
         } catch (...) {
             rethrow_masked(std::current_exception());
         }
+    }
+
+    /// On the strand, once connected: subscribes the server side to the listeners' events that
+    /// `sent` (what the connection opened with) lacks, and unsubscribes those no longer listened to.
+    void catch_up_subscriptions(const std::vector<std::string>& sent) {
+        std::vector<std::pair<std::string, bool>> changes;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& [lid, l] : listeners_) {
+                const bool known = std::find(sent.begin(), sent.end(), l.event) != sent.end() ||
+                                   std::any_of(changes.begin(), changes.end(), [&](const auto& ch) { return ch.first == l.event; });
+                if (!known) changes.emplace_back(l.event, true);
+            }
+            for (const auto& e : sent) {
+                const bool listened = std::any_of(listeners_.begin(), listeners_.end(),
+                                                  [&](const auto& entry) { return entry.second.event == e; });
+                if (!listened) changes.emplace_back(e, false);
+            }
+        }
+        if (changes.empty()) return;
+        asio::post(inst_->strand(), [inst = inst_, c = server_conn_, changes = std::move(changes)] {
+            for (const auto& [event, subscribe] : changes) inst->set_subscription(*c, event, subscribe);
+        });
     }
 
     void update_subscription(std::string event, bool subscribe) {

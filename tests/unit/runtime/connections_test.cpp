@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -112,6 +113,16 @@ struct inbox {
         return out;
     }
 };
+
+// Holds every connection in on_before_connect until the test clock has moved 10 ms.
+const auto slow_door = rivetkit::actor<>()
+                           .on_before_connect([](auto& c, const rivetkit::value&) -> rivetkit::task<void> {
+                               co_await c.sleep_for(std::chrono::milliseconds(10));
+                           })
+                           .action<"shout">([](auto& c, std::string msg) {
+                               c.broadcast("shout", msg);
+                               return msg;
+                           });
 
 }  // namespace connections_test
 
@@ -382,4 +393,23 @@ TEST_CASE("connections: connecting to a missing actor fails with actor/not_found
     require_error([&] { (void)conn.call<"whoami">(); }, "actor", "not_found");
     CHECK(t.awake_count() == 0);
     conn.dispose();
+}
+
+TEST_CASE("connections: a listener added while the connection is being opened gets its events", "[runtime]") {
+    // The connection takes its list of events when it starts opening; a listener added after
+    // that, before the connection is up, must still subscribe it (it used to be dropped).
+    rivetkit::testing::test_registry t({{"door", slow_door}});
+    auto h = t.client().get_or_create(slow_door, "door", {"d"});
+    auto conn = h.connect();
+    t.settle();  // opening: on_before_connect waits on the clock
+    std::vector<std::string> heard;
+    conn.on("shout", [&](const rivetkit::array& a) { heard.push_back(a.at(0).as_string()); });
+    t.settle();
+    t.advance(std::chrono::milliseconds(10));
+    conn.wait_connected();
+    CHECK(conn.call<"shout">("hello") == "hello");  // (a one-off call would wait at the door too)
+    t.settle();
+    CHECK(heard == std::vector<std::string>{"hello"});
+    conn.dispose();
+    t.settle();
 }
