@@ -166,7 +166,18 @@ private:
             }
             group.insert(group.begin(), std::move(w.fn));
             asio::post(w.executor, [group = std::move(group)]() mutable {
-                for (auto& fn : group) fn();
+                // A resumed coroutine that finishes may run a completion handler that throws
+                // (out of io_context::run(), as from a handler of its own): the others in the
+                // group still resume first.
+                std::exception_ptr first_error;
+                for (auto& fn : group) {
+                    try {
+                        fn();
+                    } catch (...) {
+                        if (!first_error) first_error = std::current_exception();
+                    }
+                }
+                if (first_error) std::rethrow_exception(first_error);
             });
         }
     }

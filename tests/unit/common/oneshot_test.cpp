@@ -2,6 +2,7 @@
 
 #include <array>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -150,4 +151,30 @@ TEST_CASE("oneshot resumes the waiters on one strand together, before handlers p
     // Registered a, d, b, c (the strand ran a alone first); a, b and c resume in one handler,
     // d on its own strand, both posted before "later".
     CHECK(order == std::vector<std::string>{"a=5", "b=5", "c=5", "d=5", "later"});
+}
+
+TEST_CASE("oneshot: a waiter whose completion throws does not keep the others of its group from resuming",
+          "[oneshot]") {
+    asio::io_context io;
+    auto strand = asio::make_strand(io);
+    auto result = oneshot<int>::make();
+    int resumed = 0;
+    auto waiter = [&]() -> rivetkit::task<void> {
+        co_await result->wait();
+        ++resumed;
+    };
+    // The first coroutine's completion handler throws when it finishes, inside the group.
+    asio::co_spawn(strand, waiter(), [](std::exception_ptr) { throw std::runtime_error("completion threw"); });
+    asio::co_spawn(strand, waiter(), [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+    });
+    io.poll();
+    REQUIRE(resumed == 0);
+    result->set_value(1);
+    io.restart();
+    CHECK_THROWS_WITH(io.run(), "completion threw");  // escapes run(), as any handler's would
+    CHECK(resumed == 2);
+    io.restart();
+    io.run();
+    CHECK(resumed == 2);
 }
