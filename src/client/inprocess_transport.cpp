@@ -362,7 +362,7 @@ private:
 
     void update_subscription(std::string event, bool subscribe) {
         asio::post(strand_, [self = shared_from_this(), event = std::move(event), subscribe] {
-            if (!self->inst_ || !self->server_conn_) return;  // sent on (re)connect
+            if (!self->inst_ || !self->server_conn_) return;  // caught up once (re)connected
             asio::post(self->inst_->strand(), [inst = self->inst_, c = self->server_conn_, event, subscribe] {
                 inst->set_subscription(*c, event, subscribe);
             });
