@@ -17,7 +17,6 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -29,6 +28,7 @@
 #include "net/http_parser.hpp"
 #include "net/sse.hpp"
 #include "net/stream.hpp"
+#include "net/strand.hpp"
 #include "net/websocket_handshake.hpp"
 #include "net/websocket_session.hpp"
 
@@ -113,14 +113,6 @@ public:
 
     std::uint16_t listen();
     void close();
-    /// A new connection's strand. On an io_context it is a strand of the io_context's own
-    /// executor: 24 bytes, so it fits in any_io_executor, where a strand of a type-erased
-    /// executor (72 bytes) would make every copy of the connection's executor (each handler,
-    /// coroutine and `prefer`) a heap allocation.
-    [[nodiscard]] asio::any_io_executor connection_strand() const {
-        if (const auto* io = executor.target<asio::io_context::executor_type>()) return asio::make_strand(*io);
-        return asio::make_strand(executor);
-    }
     void on_drained(std::function<void()> fn);
 
     [[nodiscard]] bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
@@ -797,7 +789,7 @@ std::uint16_t server_core::listen() {
 
 task<void> server_core::accept_loop(std::shared_ptr<server_core> self) {
     for (;;) {
-        asio::ip::tcp::socket socket(connection_strand());
+        asio::ip::tcp::socket socket(compact_strand(executor));
         auto [ec] = co_await acceptor.async_accept(socket, use_nothrow);
         if (closing()) break;
         if (ec) {

@@ -10,10 +10,10 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/dispatch.hpp>
-#include <asio/io_context.hpp>
 #include <asio/post.hpp>
-#include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
+
+#include "net/strand.hpp"
 
 namespace rivetkit::net {
 namespace {
@@ -31,18 +31,6 @@ ws_mask_key random_mask_key() {
         throw std::runtime_error("rivetkit: RAND_bytes failed");
     }
     return key;
-}
-
-/// The session's strand over the stream's executor. A strand of a type-erased executor is too
-/// big for any_io_executor's inline storage, so each copy of it (every post, every step of a
-/// coroutine) would allocate. A stream already on a strand of an io_context (the server's
-/// connections) serialises the session as it is; a plain io_context executor gets a strand of
-/// its concrete type; anything else a strand over the type-erased executor.
-asio::any_io_executor session_strand(const asio::any_io_executor& ex) {
-    using io_executor = asio::io_context::executor_type;
-    if (ex.target<asio::strand<io_executor>>() != nullptr) return ex;
-    if (const auto* io = ex.target<io_executor>()) return asio::make_strand(*io);
-    return asio::make_strand(ex);
 }
 
 // Handlers are built in plain functions, never inside a coroutine (the GCC 12 rule).
@@ -66,7 +54,7 @@ std::shared_ptr<websocket_session> websocket_session::create(std::unique_ptr<byt
 websocket_session::websocket_session(private_tag, std::unique_ptr<byte_stream> stream, role r,
                                      std::string initial_bytes, websocket_limits limits, std::string protocol)
     : stream_(std::move(stream)),
-      strand_(session_strand(stream_->get_executor())),
+      strand_(serialising(stream_->get_executor())),
       role_(r),
       limits_(limits),
       protocol_(std::move(protocol)),

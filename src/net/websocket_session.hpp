@@ -134,8 +134,8 @@ private:
     void teardown() noexcept;
 
     std::unique_ptr<byte_stream> stream_;
-    /// A strand over the stream's executor (session_strand() in the .cpp): every handler of the
-    /// session runs on it.
+    /// The stream's strand, or a strand over its executor (net::serialising): every handler of
+    /// the session runs on it.
     asio::any_io_executor strand_;
     role role_;
     websocket_limits limits_;
