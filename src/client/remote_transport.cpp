@@ -33,6 +33,7 @@
 #include "protocol/client_protocol.hpp"
 #include "rivetkit/detail/oneshot.hpp"
 #include "rivetkit/detail/registry_core.hpp"
+#include "rivetkit/detail/thread_name.hpp"
 #include "rivetkit/log.hpp"
 
 namespace rivetkit::detail {
@@ -53,7 +54,8 @@ io_runtime::io_runtime(std::size_t threads) : impl_(std::make_shared<impl>()) {
     impl_->work.emplace(impl_->io->get_executor());
     const void* id = impl_.get();
     for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i) {
-        impl_->threads.emplace_back([io = impl_->io, id] {
+        impl_->threads.emplace_back([io = impl_->io, id, i] {
+            detail::name_this_thread(fmt::format("rivetkit-cli-{}", i).c_str());
             current_runtime = id;
             for (;;) {
                 try {

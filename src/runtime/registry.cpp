@@ -8,6 +8,7 @@
 #include "client/inprocess_transport.hpp"
 #include "rivetkit/detail/instance.hpp"
 #include "rivetkit/detail/sleep_queue.hpp"
+#include "rivetkit/detail/thread_name.hpp"
 #include "rivetkit/error.hpp"
 
 namespace rivetkit {
@@ -109,7 +110,8 @@ void registry_core::start() {
     if (cfg_.caller_driven) return;
     work_.emplace(io_.get_executor());
     for (std::size_t i = 0; i < cfg_.threads; ++i) {
-        threads_.emplace_back([this] {
+        threads_.emplace_back([this, i] {
+            detail::name_this_thread(fmt::format("rivetkit-io-{}", i).c_str());
             io_thread_scope scope;
             for (;;) {
                 try {

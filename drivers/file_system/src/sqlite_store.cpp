@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include "rivetkit/detail/thread_name.hpp"
 #include "rivetkit/error.hpp"
 #include "rivetkit/key.hpp"
 #include "rivetkit/sql.hpp"
@@ -176,7 +177,10 @@ sqlite_store::sqlite_store(std::filesystem::path data_dir, durability mode)
                                              {"database", database_file_.string()},
                                              {"durability", durability_name(mode_)},
                                              {"actors", actors}});
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        detail::name_this_thread("rivetkit-sqlite");
+        run();
+    });
 }
 
 sqlite_store::~sqlite_store() {

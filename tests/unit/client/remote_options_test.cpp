@@ -2,6 +2,7 @@
 // base paths, headers and tokens, and use from a user's own io_context.
 
 #include "client_test_support.hpp"
+#include "thread_names.hpp"
 
 #include "client/remote_transport.hpp"
 
@@ -188,5 +189,22 @@ TEST_CASE("remote client: several io threads and concurrent callers", "[client][
     auto seen = events.wait_for(100);
     std::sort(seen.begin(), seen.end());
     for (std::int64_t i = 0; i < 100; ++i) CHECK(seen[static_cast<std::size_t>(i)] == i + 1);
+    conn.dispose();
+}
+
+TEST_CASE("remote client: its io threads are named rivetkit-cli-N", "[client][remote][options]") {
+    served_registry server;
+    auto o = options_for(server.endpoint(), "bare");
+    o.io_threads = 2;
+    auto client = rivetkit::create_client(o);
+    auto conn = client.get_or_create(counter_actor, "counter", {"thread-names"}).connect();
+    // Event listeners run on the client's io threads.
+    recorder<std::string> ran_on;
+    conn.on("newCount", [&](const rivetkit::array&) { ran_on.push(test_support::this_thread_name()); });
+    conn.wait_connected();
+    conn.call("increment", 1);
+    const auto names = ran_on.wait_for(1);
+    REQUIRE(names.size() == 1);
+    CHECK((names[0] == "rivetkit-cli-0" || names[0] == "rivetkit-cli-1"));
     conn.dispose();
 }
