@@ -264,6 +264,7 @@ file_system_stats sqlite_store::stats() const noexcept {
 // ---- the database thread -------------------------------------------------------------------
 
 void sqlite_store::enqueue(std::unique_ptr<job> j) {
+    std::vector<std::unique_ptr<job>> finished;
     {
         std::lock_guard lock(mutex_);
         if (closing_) {
@@ -272,8 +273,27 @@ void sqlite_store::enqueue(std::unique_ptr<job> j) {
         }
         queue_.push_back(std::move(j));
         ++pending_;
+        finished.swap(finished_);
+        finished_bytes_ = 0;
     }
     wake_.notify_one();
+    // `finished` goes here, on the thread that (usually) allocated it.
+}
+
+void sqlite_store::finish(std::vector<std::unique_ptr<job>>& batch) {
+    // Kept for the next enqueue() up to a bound, so an idle store holds little: at most
+    // max_finished operations and max_finished_bytes of their data.
+    constexpr std::size_t max_finished = 1024;
+    constexpr std::size_t max_finished_bytes = std::size_t{1} << 20;
+    std::size_t bytes = 0;
+    for (const auto& j : batch) bytes += j->held_bytes;
+    std::lock_guard lock(mutex_);
+    if (closing_ || finished_.size() + batch.size() > max_finished || finished_bytes_ + bytes > max_finished_bytes) {
+        return;  // the batch is freed by its owner, here
+    }
+    for (auto& j : batch) finished_.push_back(std::move(j));
+    finished_bytes_ += bytes;
+    batch.clear();
 }
 
 void sqlite_store::run() {
@@ -289,6 +309,7 @@ void sqlite_store::run() {
             }
         }
         run_batch(batch);
+        finish(batch);
     }
 }
 
@@ -554,7 +575,9 @@ detail::unique_function<void(txn&)> kv_put_work(std::string actor_id, std::vecto
 
 task<void> sqlite_store::kv_put(std::string actor_id, std::vector<kv_entry> entries) {
     auto what = fmt::format("writing KV of actor {}", actor_id);
-    auto done = submit<void>(true, std::move(what), kv_put_work(std::move(actor_id), std::move(entries)));
+    std::size_t bytes = 0;
+    for (const auto& e : entries) bytes += e.first.size() + e.second.size();
+    auto done = submit<void>(true, std::move(what), kv_put_work(std::move(actor_id), std::move(entries)), bytes);
     co_await done->wait();
 }
 

@@ -88,6 +88,8 @@ public:
         /// "writing KV of actor ...", for errors and logs.
         [[nodiscard]] const std::string& what() const noexcept { return what_; }
         std::vector<std::filesystem::path> remove_after_commit;
+        /// The bytes the operation holds (a write's keys and values), for finished_'s bound.
+        std::size_t held_bytes = 0;
 
     private:
         bool writes_;
@@ -100,7 +102,7 @@ public:
     /// Queues `fn` and returns what its caller awaits. Throws when the store is closed.
     template <class T>
     std::shared_ptr<detail::oneshot<T>> submit(bool writes, std::string what,
-                                               detail::unique_function<T(txn&)> fn);
+                                               detail::unique_function<T(txn&)> fn, std::size_t held_bytes = 0);
 
 private:
     /// Opens, configures and migrates the database; returns the number of stored actors.
@@ -108,6 +110,8 @@ private:
     void enqueue(std::unique_ptr<job> j);
     void run();
     void run_batch(std::vector<std::unique_ptr<job>>& batch);
+    /// Hands a completed batch to finished_ (or frees it here, beyond the bound).
+    void finish(std::vector<std::unique_ptr<job>>& batch);
     void begin(bool writes);
     [[nodiscard]] std::exception_ptr failure(const job& j, const std::string& reason) const;
     void log_failure(const std::string& operation, const std::string& reason) const;
@@ -122,6 +126,11 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<std::unique_ptr<job>> queue_;
+    /// Completed operations whose memory (allocated by the thread that queued them) the next
+    /// enqueue() frees on its own thread: freeing it on the database thread would hand every
+    /// block to another thread's allocator arena, under that arena's lock. Bounded (finish()).
+    std::vector<std::unique_ptr<job>> finished_;
+    std::size_t finished_bytes_ = 0;
     bool closing_ = false;
     std::thread thread_;
 
@@ -172,9 +181,11 @@ private:
 
 template <class T>
 std::shared_ptr<detail::oneshot<T>> sqlite_store::submit(bool writes, std::string what,
-                                                         detail::unique_function<T(txn&)> fn) {
+                                                         detail::unique_function<T(txn&)> fn, std::size_t held_bytes) {
     auto done = detail::oneshot<T>::make();
-    enqueue(std::make_unique<typed_job<T>>(writes, std::move(what), std::move(fn), done));
+    auto j = std::make_unique<typed_job<T>>(writes, std::move(what), std::move(fn), done);
+    j->held_bytes = held_bytes;
+    enqueue(std::move(j));
     return done;
 }
 
