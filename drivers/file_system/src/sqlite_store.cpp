@@ -281,19 +281,26 @@ void sqlite_store::enqueue(std::unique_ptr<job> j) {
 }
 
 void sqlite_store::finish(std::vector<std::unique_ptr<job>>& batch) {
-    // Kept for the next enqueue() up to a bound, so an idle store holds little: at most
-    // max_finished operations and max_finished_bytes of their data.
+    // Writes only, kept for the next enqueue() up to a bound, so an idle store holds little: at
+    // most max_finished writes and max_finished_bytes of their data. (A read's result stays in
+    // its oneshot as long as the oneshot lives, which a kept job would prolong: reads are freed
+    // here, with the rest of a batch beyond the bound.)
     constexpr std::size_t max_finished = 1024;
     constexpr std::size_t max_finished_bytes = std::size_t{1} << 20;
+    std::size_t count = 0;
     std::size_t bytes = 0;
-    for (const auto& j : batch) bytes += j->held_bytes;
-    std::lock_guard lock(mutex_);
-    if (closing_ || finished_.size() + batch.size() > max_finished || finished_bytes_ + bytes > max_finished_bytes) {
-        return;  // the batch is freed by its owner, here
+    for (const auto& j : batch) {
+        if (!j->writes()) continue;
+        ++count;
+        bytes += j->held_bytes;
     }
-    for (auto& j : batch) finished_.push_back(std::move(j));
+    if (count == 0) return;
+    std::lock_guard lock(mutex_);
+    if (closing_ || finished_.size() + count > max_finished || finished_bytes_ + bytes > max_finished_bytes) return;
+    for (auto& j : batch) {
+        if (j->writes()) finished_.push_back(std::move(j));
+    }
     finished_bytes_ += bytes;
-    batch.clear();
 }
 
 void sqlite_store::run() {
@@ -478,8 +485,10 @@ detail::unique_function<void(txn&)> create_record_work(actor_record record, std:
 task<void> sqlite_store::create_record(actor_record record, std::vector<kv_entry> initial_kv) {
     auto what = fmt::format("creating actor {}", record.actor_id);
     auto actor_db = actor_database_file(record.actor_id);
-    auto done = submit<void>(true, std::move(what), create_record_work(std::move(record), std::move(initial_kv),
-                                                                       std::move(actor_db)));
+    std::size_t bytes = 0;
+    for (const auto& e : initial_kv) bytes += e.first.size() + e.second.size();
+    auto done = submit<void>(true, std::move(what),
+                             create_record_work(std::move(record), std::move(initial_kv), std::move(actor_db)), bytes);
     co_await done->wait();
 }
 

@@ -88,7 +88,7 @@ public:
         /// "writing KV of actor ...", for errors and logs.
         [[nodiscard]] const std::string& what() const noexcept { return what_; }
         std::vector<std::filesystem::path> remove_after_commit;
-        /// The bytes the operation holds (a write's keys and values), for finished_'s bound.
+        /// The bytes a write holds (its keys and values), for finished_'s bound.
         std::size_t held_bytes = 0;
 
     private:
@@ -110,7 +110,8 @@ private:
     void enqueue(std::unique_ptr<job> j);
     void run();
     void run_batch(std::vector<std::unique_ptr<job>>& batch);
-    /// Hands a completed batch to finished_ (or frees it here, beyond the bound).
+    /// Hands a completed batch's writes to finished_; frees the rest (and, beyond the bound, all)
+    /// as the batch goes.
     void finish(std::vector<std::unique_ptr<job>>& batch);
     void begin(bool writes);
     [[nodiscard]] std::exception_ptr failure(const job& j, const std::string& reason) const;
@@ -126,7 +127,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<std::unique_ptr<job>> queue_;
-    /// Completed operations whose memory (allocated by the thread that queued them) the next
+    /// Completed writes whose memory (allocated by the thread that queued them) the next
     /// enqueue() frees on its own thread: freeing it on the database thread would hand every
     /// block to another thread's allocator arena, under that arena's lock. Bounded (finish()).
     std::vector<std::unique_ptr<job>> finished_;

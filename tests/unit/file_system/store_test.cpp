@@ -68,3 +68,21 @@ TEST_CASE("file-system store: a write holding more than the bound is freed on th
     REQUIRE(freed.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
     CHECK(freed.get() == db_thread);
 }
+
+TEST_CASE("file-system store: a read is freed on the database thread (its result is not kept)", "[file_system]") {
+    temp_dir dir;
+    sqlite_store store(dir.data(), rivetkit::durability::durable);
+    auto read = std::make_shared<std::promise<std::thread::id>>();
+    auto freed = read->get_future();
+    auto done = store.submit<int>(false, "test read", [t = freed_on(read)](txn&) {
+        (void)t;
+        return 7;
+    });
+    std::promise<std::thread::id> completed;
+    done->on_ready([&completed] { completed.set_value(std::this_thread::get_id()); });
+    const auto db_thread = completed.get_future().get();
+    CHECK(done->get() == 7);
+    run_plain_write(store);  // the database thread let the read's batch go before taking this one
+    REQUIRE(freed.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+    CHECK(freed.get() == db_thread);
+}
