@@ -2,10 +2,11 @@
 // registry's own io threads.
 //
 //   durability [--actors N] [--calls N] [--concurrency N] [--threads N] [--dir PATH] [--mode M]
+//              [--callers near|anywhere]
 //
 // For each mode (durable, fsync, relaxed; or only --mode) it opens a fresh data directory
 // under --dir (default: a new directory in /tmp, removed afterwards), drives `calls` increments
-// spread over `actors` actors from `concurrency` coroutines, and prints actions/s, latency
+// spread over `actors` actors from `concurrency` coroutines (placed as bench/callers.hpp says), and prints actions/s, latency
 // percentiles, how many writes each SQLite transaction carried (group commit across actors) and
 // how many writes each action took (one actor's changes made during a write share the next one).
 // Put --dir on the disk you care about: /tmp may be a RAM disk, where fsync costs nothing.
@@ -28,6 +29,7 @@
 #include <rivetkit/drivers/file_system.hpp>
 #include <rivetkit/rivetkit.hpp>
 
+#include "callers.hpp"
 #include "cli.hpp"
 
 namespace {
@@ -49,6 +51,7 @@ struct options {
     std::size_t threads = 2;
     std::string dir;
     std::string mode;
+    std::string callers = "near";
 };
 
 options parse(int argc, char** argv) {
@@ -56,12 +59,13 @@ options parse(int argc, char** argv) {
     bench::parse_options(argc, argv,
                          {{"--actors", &o.actors}, {"--calls", &o.calls}, {"--concurrency", &o.concurrency},
                           {"--threads", &o.threads}},
-                         {{"--dir", &o.dir}, {"--mode", &o.mode}});
+                         {{"--dir", &o.dir}, {"--mode", &o.mode}, {"--callers", &o.callers}});
     return o;
 }
 
 struct shared {
     std::vector<rivetkit::typed_actor_handle<std::remove_cvref_t<decltype(counter)>>> handles;
+    std::vector<std::vector<std::size_t>> targets;  // per worker: the actors it calls
     std::atomic<std::size_t> next{0};
     std::size_t total = 0;
     std::mutex m;
@@ -75,7 +79,8 @@ rivetkit::task<void> worker(shared& s, std::size_t id) {
     for (;;) {
         std::size_t i = s.next.fetch_add(1, std::memory_order_relaxed);
         if (i >= s.total) break;
-        auto& h = s.handles[i % s.handles.size()];
+        const auto& mine = s.targets[id];
+        auto& h = s.handles[mine[i % mine.size()]];
         auto start = std::chrono::steady_clock::now();
         auto call = h.async_call<"increment">(std::int64_t{1});
         co_await std::move(call);
@@ -104,15 +109,19 @@ void run(const options& o, rivetkit::durability mode, const char* name, const st
     shared s;
     s.total = o.calls;
     s.latencies.resize(o.concurrency);
+    std::vector<std::string> ids;
     for (std::size_t i = 0; i < o.actors; ++i) {
         s.handles.push_back(client.get_or_create(counter, "counter", {"bench-" + std::to_string(i)}));
         s.handles.back().call<"increment">(std::int64_t{0});  // create and wake every actor first
+        ids.push_back(s.handles.back().resolve());
     }
+    auto plan = bench::plan_callers(registry, ids, o.concurrency, o.callers);
+    s.targets = std::move(plan.targets);
 
     auto before = *rivetkit::drivers::file_system_statistics(registry.core());
     auto start = std::chrono::steady_clock::now();
     for (std::size_t w = 0; w < o.concurrency; ++w) {
-        asio::co_spawn(registry.core().executor(), worker(s, w), asio::detached);
+        asio::co_spawn(plan.home[w], worker(s, w), asio::detached);
     }
     {
         std::unique_lock lock(s.m);

@@ -157,7 +157,7 @@ const t1 = results.ours.inprocess_1threads?.ops_per_s;
 const t2 = results.ours.inprocess_2threads?.ops_per_s;
 if (t1 !== undefined) {
 	rows.push(["In-process actions on 100 actors, 1 io thread: actions/s", num(t1), "", "", ""]);
-	rows.push(["In-process actions on 100 actors, 2 io threads: actions/s", num(t2), "", "", ""]);
+	rows.push(["In-process actions on 100 actors, 2 io threads (an io_context each, callers next to their actors): actions/s", num(t2), "", "", ""]);
 	const speedup = t2 && t1 ? t2 / t1 : undefined;
 	rows.push([
 		"2 io threads over 1",
@@ -166,6 +166,15 @@ if (t1 !== undefined) {
 		"",
 		`≥ 1.7× ${speedup === undefined ? "(not measured)" : speedup >= 1.7 ? "✅" : "❌"}`,
 	]);
+	for (const [label, what] of [
+		["2threads_anywhere", "an io_context each, callers calling every actor"],
+		["2threads_shared", "one shared io_context, callers calling every actor"],
+	]) {
+		const t = results.ours[`inprocess_${label}`]?.ops_per_s;
+		if (t === undefined) continue;
+		rows.push([`In-process actions on 100 actors, 2 io threads (${what}): actions/s`, num(t), "", "", ""]);
+		rows.push([`2 io threads (${what}) over 1`, t1 ? `${num(t / t1, 2)}×` : "–", "", "", ""]);
+	}
 }
 for (const work of [0, 1000]) {
 	const c1 = results.ours[`inprocess_ceiling_${work}ns_1threads`]?.ops_per_s;

@@ -198,10 +198,15 @@ if wants inprocess; then
     done
   }
   core_latency before
-  for t in 1 2; do
-    say "ours: in-process actions, $t io thread(s) (bench/inprocess_actions, unpinned)"
-    "$dir/bench/inprocess_actions" --threads "$t" | grep '^{' | while IFS= read -r line; do
-      printf '{"side":"ours","label":"inprocess_%sthreads","result":%s}\n' "$t" "$line" >>"$results"
+  # The default: an io_context per thread, each caller next to the actors it calls; then callers
+  # calling every actor, and the shared io_context (io_contexts::shared), for comparison.
+  for variant in "1threads:--threads 1" "2threads:--threads 2" "2threads_anywhere:--threads 2 --callers anywhere" \
+      "2threads_shared:--threads 2 --callers anywhere --contexts shared"; do
+    label=${variant%%:*}
+    say "ours: in-process actions, ${variant#*:} (bench/inprocess_actions, unpinned)"
+    # shellcheck disable=SC2086 # the options are words
+    "$dir/bench/inprocess_actions" ${variant#*:} | grep '^{' | while IFS= read -r line; do
+      printf '{"side":"ours","label":"inprocess_%s","result":%s}\n' "$label" "$line" >>"$results"
       echo "$line" >&2
     done
   done
@@ -214,8 +219,8 @@ if wants inprocess; then
         echo "$line" >&2
       done
     done
-    # The execution model the runtime does not have: an io_context per thread, each caller
-    # calling only actors of its own thread.
+    # The runtime's default execution model: an io_context per thread, each caller calling
+    # only actors of its own thread.
     say "ceiling: in-process call pattern, 2 io threads with an io_context each, callers next to their actors, ${work} ns of work per call"
     "$dir/bench/inprocess_ceiling" --threads 2 --work-ns "$work" --contexts per-thread --placement local | grep '^{' | while IFS= read -r line; do
       printf '{"side":"ours","label":"inprocess_ceiling_%sns_2threads_local","result":%s}\n' "$work" "$line" >>"$results"

@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,11 +42,24 @@ namespace drivers {
 [[nodiscard]] driver_factory default_driver();
 }  // namespace drivers
 
+/// How the io threads share the actors (docs/architecture.md, "Threads").
+enum class io_contexts {
+    /// Each io thread runs an io_context of its own, and each actor always runs on the same
+    /// thread, chosen from its id (registry::executor_for). Work next to an actor never crosses
+    /// threads; a busy actor delays only the actors on its own thread.
+    one_per_thread,
+    /// Every io thread runs one shared io_context: any idle thread takes any actor's next turn.
+    /// Every hand-off goes through the shared queue, so more threads add less throughput.
+    shared,
+};
+
 struct registry_config {
     /// The driver; default: the file-system driver (drivers::default_driver()).
     std::optional<driver_factory> driver{};
     /// io threads; 0 means one per hardware thread.
     std::size_t threads = 0;
+    /// How the io threads share the actors.
+    io_contexts contexts = io_contexts::one_per_thread;
     /// The clock every timer uses; default: the system clock.
     std::shared_ptr<rivetkit::clock> clock{};
     durability durability_mode = durability::durable;
@@ -105,8 +119,12 @@ public:
     /// driver it throws std::logic_error; with a serverless one it serves /metadata and
     /// /health, but not /start, which needs the event stream of listen()/serve().
     [[nodiscard]] rivetkit::handler handler(handler_options options = {});
-    /// The executor of the registry's io threads (for servers and timers of your own).
+    /// The executor of the registry's first io thread (for servers and timers of your own).
     [[nodiscard]] asio::any_io_executor executor();
+    /// The executor of the io thread that runs the actor with this id (`handle.resolve()` gives
+    /// the id), the same for the actor's whole life: work spawned there calls the actor without
+    /// crossing threads. With io_contexts::shared, the same as executor().
+    [[nodiscard]] asio::any_io_executor executor_for(std::string_view actor_id);
     /// A client for this registry's actors, in process (no sockets).
     [[nodiscard]] rivetkit::client client();
     [[nodiscard]] registry_core& core() noexcept { return *core_; }

@@ -789,7 +789,8 @@ std::uint16_t server_core::listen() {
 
 task<void> server_core::accept_loop(std::shared_ptr<server_core> self) {
     for (;;) {
-        asio::ip::tcp::socket socket(compact_strand(executor));
+        asio::ip::tcp::socket socket(
+            compact_strand(opts.connection_executor ? opts.connection_executor() : executor));
         auto [ec] = co_await acceptor.async_accept(socket, use_nothrow);
         if (closing()) break;
         if (ec) {

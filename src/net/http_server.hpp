@@ -41,6 +41,10 @@ struct http_server_options {
     /// Open connections (HTTP and upgraded WebSockets); connections beyond it are closed at once.
     std::size_t max_connections = 16384;
     websocket_limits websocket{};
+    /// Where each accepted connection runs (called once per connection, on the accepting
+    /// strand); unset: the server's executor. The registry hands connections to its io threads
+    /// in turn, one io_context each.
+    std::function<asio::any_io_executor()> connection_executor{};
 };
 
 class http_server {

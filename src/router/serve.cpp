@@ -64,6 +64,11 @@ std::uint16_t registry::listen(server_options options) {
     net::http_server_options http;
     http.host = options.host;
     http.port = options.port;
+    if (core_->context_count() > 1) {
+        http.connection_executor = [core = core_.get(), next = std::size_t{0}]() mutable {
+            return core->context_at(next++ % core->context_count()).get_executor();
+        };
+    }
     auto server = std::make_shared<net::http_server>(core_->executor(), r, http, logger("server"));
     const std::uint16_t port = server->listen();
     // On stop, the server closes before the actors do and is waited for: WebSockets get their
@@ -126,6 +131,9 @@ void registry::serve(server_options options) {
 }
 
 asio::any_io_executor registry::executor() { return core_->executor(); }
+asio::any_io_executor registry::executor_for(std::string_view actor_id) {
+    return core_->context_for(actor_id).get_executor();
+}
 
 rivetkit::handler registry::handler(handler_options options) {
     check_servable(*core_, "handler()");

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
 #include <fmt/format.h>
 
 #include "client/inprocess_transport.hpp"
@@ -28,9 +29,21 @@ bool on_io_thread() noexcept { return io_thread_depth > 0; }
 
 registry_core::registry_core(std::vector<std::pair<std::string, std::shared_ptr<const detail::definition_base>>> defs,
                              driver_factory driver, config cfg)
-    : cfg_(std::move(cfg)), log_("registry") {
+    // One thread runs each io_context unless they share one; Asio then queues handlers posted
+    // from that thread without its lock.
+    : cfg_(std::move(cfg)),
+      io_(cfg_.shared_context && !cfg_.caller_driven ? ASIO_CONCURRENCY_HINT_DEFAULT : 1),
+      log_("registry") {
     if (!cfg_.clock) cfg_.clock = make_system_clock();
     if (cfg_.threads == 0) cfg_.threads = std::max(1u, std::thread::hardware_concurrency());
+    if (!cfg_.shared_context && !cfg_.caller_driven) {
+        for (std::size_t i = 1; i < cfg_.threads; ++i) {
+            more_io_.push_back(std::make_unique<context>(1));
+            // Opens the context's reactor (its descriptors) now rather than under the first
+            // connection or timer that lands on it.
+            asio::steady_timer open_reactor(*more_io_.back());
+        }
+    }
     sleeps_ = std::make_unique<detail::sleep_queue>(cfg_.clock, io_.get_executor());
     for (auto& [name, def] : defs) {
         if (name.empty()) throw std::invalid_argument("rivetkit: an actor name must not be empty");
@@ -60,6 +73,20 @@ registry_core::~registry_core() {
     client_.reset();
     drivers_ = {};
     sleeps_->shutdown();  // its timer goes while io_ is still there
+    // Every context's pending handlers go before any context's services: a dropped handler may
+    // hold the last reference to an actor whose strand lives on another context.
+    io_.shutdown();
+    for (auto& c : more_io_) c->shutdown();
+    for (auto& c : more_io_) c->destroy();
+    io_.destroy();
+}
+
+asio::io_context& registry_core::context_for(std::string_view actor_id) noexcept {
+    if (more_io_.empty()) return io_;
+    // FNV-1a: stable across runs and sleeps, so an actor wakes on the thread it slept on.
+    std::uint64_t h = 14695981039346656037ull;
+    for (unsigned char ch : actor_id) h = (h ^ ch) * 1099511628211ull;
+    return context_at(static_cast<std::size_t>(h % context_count()));
 }
 
 const detail::definition_base* registry_core::find_definition(std::string_view name) const noexcept {
@@ -83,7 +110,7 @@ std::shared_ptr<actor_instance> registry_core::make_instance(const actor_record&
     in.definition = it->second;
     in.driver = drivers_.actor.get();
     in.clock = cfg_.clock;
-    in.io = &io_;
+    in.io = &context_for(record.actor_id);
     in.registry = this;
     in.durability_mode = cfg_.durability_mode;
     return std::make_shared<actor_instance>(std::move(in));
@@ -108,14 +135,17 @@ void registry_core::start() {
         }
     });
     if (cfg_.caller_driven) return;
-    work_.emplace(io_.get_executor());
+    work_.emplace_back(io_.get_executor());
+    for (auto& c : more_io_) work_.emplace_back(c->get_executor());
     for (std::size_t i = 0; i < cfg_.threads; ++i) {
-        threads_.emplace_back([this, i] {
+        // Thread i runs context i, or all run the shared one.
+        asio::io_context& ctx = context_at(more_io_.empty() ? 0 : i);
+        threads_.emplace_back([this, i, &ctx] {
             detail::name_this_thread(fmt::format("rivetkit-io-{}", i).c_str());
             io_thread_scope scope;
             for (;;) {
                 try {
-                    io_.run();
+                    ctx.run();
                     break;
                 } catch (const std::exception& e) {
                     // A handler threw past every catch: log it and keep serving.
@@ -153,8 +183,9 @@ void registry_core::stop() {
             log_.error("shutting the driver down failed", {{"error", e.what()}});
         }
     }
-    work_.reset();
+    work_.clear();
     io_.stop();
+    for (auto& c : more_io_) c->stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
     {
@@ -220,6 +251,7 @@ std::vector<std::pair<std::string, std::shared_ptr<const detail::definition_base
 registry::registry(std::vector<registration> actors, registry_config config, driver_chosen) {
     registry_core::config cfg;
     cfg.threads = config.threads;
+    cfg.shared_context = config.contexts == io_contexts::shared;
     cfg.clock = std::move(config.clock);
     cfg.durability_mode = config.durability_mode;
     core_ = std::make_unique<registry_core>(to_defs(actors), config.driver.value_or(driver_factory{}), std::move(cfg));

@@ -45,6 +45,8 @@ class registry_core {
 public:
     struct config {
         std::size_t threads = 0;  // 0: hardware concurrency
+        /// One io_context per io thread (actors placed by id), or one shared by all threads.
+        bool shared_context = false;
         std::shared_ptr<rivetkit::clock> clock;
         durability durability_mode = durability::durable;
         std::string default_region = "unknown";
@@ -60,8 +62,16 @@ public:
 
     [[nodiscard]] const detail::definition_base* find_definition(std::string_view name) const noexcept;
     [[nodiscard]] std::vector<std::string> actor_names() const;
+    /// The first io_context: the driver's, the server's, block_on's (the only one in shared
+    /// and caller-driven modes).
     [[nodiscard]] asio::io_context& io() noexcept { return io_; }
     [[nodiscard]] asio::any_io_executor executor() noexcept { return io_.get_executor(); }
+    /// How many io_contexts there are: one per io thread, or one in shared and caller-driven modes.
+    [[nodiscard]] std::size_t context_count() const noexcept { return 1 + more_io_.size(); }
+    /// The io_context an actor runs on, the same for its whole life (chosen from its id).
+    [[nodiscard]] asio::io_context& context_for(std::string_view actor_id) noexcept;
+    /// The i-th io_context (i < context_count(); 0 is io()).
+    [[nodiscard]] asio::io_context& context_at(std::size_t i) noexcept { return i == 0 ? io_ : *more_io_[i - 1]; }
     [[nodiscard]] const std::shared_ptr<rivetkit::clock>& clock() const noexcept { return cfg_.clock; }
     [[nodiscard]] const config& settings() const noexcept { return cfg_; }
     [[nodiscard]] manager_driver& manager() { return *drivers_.manager; }
@@ -139,8 +149,18 @@ private:
     std::vector<std::string> names_;
     // Before io_, so that it outlives instances that handlers still hold when io_ goes.
     std::unique_ptr<detail::sleep_queue> sleeps_;
-    asio::io_context io_;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+    // An io_context whose teardown can be split in two: every context's handlers are dropped
+    // (shutdown) before any context's services go (destroy), as a dropped handler may hold an
+    // actor whose strand belongs to another context.
+    struct context : asio::io_context {
+        using asio::io_context::io_context;
+        using asio::io_context::destroy;
+        using asio::io_context::shutdown;
+    };
+    context io_;
+    // The other threads' io_contexts (one per thread after the first, unless shared).
+    std::vector<std::unique_ptr<context>> more_io_;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     std::vector<std::thread> threads_;
     driver_pair drivers_;
     std::string driver_name_;
