@@ -4,6 +4,7 @@
 //
 //   PORT=0 RIVETKIT_DATA_PATH=/tmp/d bench_server [--threads N] [--driver file-system|memory]
 //                                                  [--durability durable|fsync|relaxed]
+//                                                  [--contexts one-per-thread|shared]
 //
 // Prints "listening on <port>" once it accepts connections; stops on SIGINT/SIGTERM.
 //
@@ -59,7 +60,7 @@ const auto chat_room = rivetkit::actor<chat_state>().action<"sendMessage">([](au
 
 int usage() {
     std::cerr << "usage: bench_server [--threads N] [--driver file-system|memory] "
-                 "[--durability durable|fsync|relaxed]\n";
+                 "[--durability durable|fsync|relaxed] [--contexts one-per-thread|shared]\n";
     return 2;
 }
 
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
             cfg.durability_mode = rivetkit::durability::fsync;
         } else if (a == "--durability" && v == "relaxed") {
             cfg.durability_mode = rivetkit::durability::relaxed;
+        } else if (a == "--contexts" && (v == "one-per-thread" || v == "shared")) {
+            cfg.contexts = v == "shared" ? rivetkit::io_contexts::shared : rivetkit::io_contexts::one_per_thread;
         } else {
             return bench::usage();
         }

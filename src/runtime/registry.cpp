@@ -74,7 +74,9 @@ registry_core::~registry_core() {
     drivers_ = {};
     sleeps_->shutdown();  // its timer goes while io_ is still there
     // Every context's pending handlers go before any context's services: a dropped handler may
-    // hold the last reference to an actor whose strand lives on another context.
+    // hold the last reference to an actor whose strand lives on another context. (The work
+    // guards first: stop() clears them, unless it threw.)
+    work_.clear();
     io_.shutdown();
     for (auto& c : more_io_) c->shutdown();
     for (auto& c : more_io_) c->destroy();
