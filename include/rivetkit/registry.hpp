@@ -42,7 +42,7 @@ namespace drivers {
 [[nodiscard]] driver_factory default_driver();
 }  // namespace drivers
 
-/// How the io threads share the actors (docs/architecture.md, "Threads").
+/// How the io threads share the actors (docs/architecture.md, "Execution model").
 enum class io_contexts {
     /// Each io thread runs an io_context of its own, and each actor always runs on the same
     /// thread, chosen from its id (registry::executor_for). Work next to an actor never crosses
