@@ -6,9 +6,10 @@
 //
 // For each mode (durable, fsync, relaxed; or only --mode) it opens a fresh data directory
 // under --dir (default: a new directory in /tmp, removed afterwards), drives `calls` increments
-// spread over `actors` actors from `concurrency` coroutines (placed as bench/callers.hpp says), and prints actions/s, latency
-// percentiles, how many writes each SQLite transaction carried (group commit across actors) and
-// how many writes each action took (one actor's changes made during a write share the next one).
+// spread over `actors` actors from `concurrency` coroutines (placed as bench/callers.hpp says),
+// and prints actions/s, latency percentiles, how many writes each SQLite transaction carried
+// (group commit across actors) and how many writes each action took (one actor's changes made
+// during a write share the next one).
 // Put --dir on the disk you care about: /tmp may be a RAM disk, where fsync costs nothing.
 
 #include <algorithm>
