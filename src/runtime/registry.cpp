@@ -141,13 +141,13 @@ void registry_core::start() {
     for (auto& c : more_io_) work_.emplace_back(c->get_executor());
     for (std::size_t i = 0; i < cfg_.threads; ++i) {
         // Thread i runs context i, or all run the shared one.
-        asio::io_context& ctx = context_at(more_io_.empty() ? 0 : i);
-        threads_.emplace_back([this, i, &ctx] {
+        asio::io_context* ctx = &context_at(more_io_.empty() ? 0 : i);
+        threads_.emplace_back([this, i, ctx] {
             detail::name_this_thread(fmt::format("rivetkit-io-{}", i).c_str());
             io_thread_scope scope;
             for (;;) {
                 try {
-                    ctx.run();
+                    ctx->run();
                     break;
                 } catch (const std::exception& e) {
                     // A handler threw past every catch: log it and keep serving.
