@@ -2,8 +2,15 @@
 
 #include <algorithm>
 #include <array>
+#include <future>
+#include <optional>
 #include <system_error>
+#include <typeinfo>
 
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/strand.hpp>
+#include <asio/this_coro.hpp>
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -73,6 +80,9 @@ constexpr const char* sql_set_alarm =
     "ON CONFLICT (actor_id) DO UPDATE SET timestamp = excluded.timestamp";
 constexpr const char* sql_delete_alarm = "DELETE FROM alarms WHERE actor_id = ?1";
 constexpr const char* sql_load_alarms = "SELECT actor_id, timestamp FROM alarms";
+
+/// How long the database thread waits for another connection's write lock.
+constexpr int busy_timeout_ms = 10'000;
 
 /// At most this many operations share a transaction, which bounds one batch's latency.
 constexpr std::size_t max_batch = 1024;
@@ -177,10 +187,24 @@ sqlite_store::sqlite_store(std::filesystem::path data_dir, durability mode)
                                              {"database", database_file_.string()},
                                              {"durability", durability_name(mode_)},
                                              {"actors", actors}});
-    thread_ = std::thread([this] {
+    inline_batches_ = mode_ != durability::fsync;
+    if (inline_batches_) {
+        // Replaces the automatic checkpoint: wal_hook asks the database thread for one instead,
+        // so no io thread ever syncs the database file.
+        sqlite3_wal_hook(db_->handle(), &sqlite_store::wal_hook, this);
+    }
+    anchor_ = std::make_shared<anchor>();
+    anchor_->store = this;
+    // Named before the constructor returns (commits need not wait for this thread any more, so
+    // nothing else would order its naming before a caller's look at the threads).
+    std::promise<void> named;
+    auto started = named.get_future();
+    thread_ = std::thread([this, &named] {
         detail::name_this_thread("rivetkit-sqlite");
+        named.set_value();
         run();
     });
+    started.wait();
 }
 
 sqlite_store::~sqlite_store() {
@@ -189,6 +213,12 @@ sqlite_store::~sqlite_store() {
         closing_ = true;
     }
     wake_.notify_all();
+    {
+        // Flushes posted from now on do nothing; a running one finishes its batch first.
+        std::unique_lock lock(anchor_->mutex);
+        anchor_->store = nullptr;
+        anchor_->idle.wait(lock, [this] { return anchor_->active == 0; });
+    }
     if (thread_.joinable()) thread_.join();
     db_.reset();    // closes (and checkpoints) the database
     lock_.reset();  // only then lets the next owner in
@@ -198,7 +228,7 @@ std::int64_t sqlite_store::open_registry_database() {
     try {
         db_ = std::make_unique<connection>(database_file_);
         // Another connection (an operator's sqlite3 shell) may hold the write lock briefly.
-        sqlite3_busy_timeout(db_->handle(), 10'000);
+        sqlite3_busy_timeout(db_->handle(), busy_timeout_ms);
         std::string journal;
         {
             statement_scope s(db_->prepare("PRAGMA journal_mode = WAL"));
@@ -258,13 +288,78 @@ file_system_stats sqlite_store::stats() const noexcept {
     s.writes = writes_.load();
     s.failures = failures_.load();
     s.pending = pending_.load();
+    s.checkpoints = checkpoints_.load();
     return s;
 }
 
-// ---- the database thread -------------------------------------------------------------------
+// ---- the queue, the database thread and the io threads' flushes -------------------------
 
-void sqlite_store::enqueue(std::unique_ptr<job> j) {
+namespace {
+
+/// The io_context executor under `caller` (itself, or a strand's inner executor), if it has one.
+/// (any_io_executor::target<T>() of Asio 1.22 does not check the type: compare it first.)
+std::optional<asio::io_context::executor_type> io_executor_of(const asio::any_io_executor& caller) {
+    using io_executor = asio::io_context::executor_type;
+    if (caller.target_type() == typeid(io_executor)) return *caller.target<io_executor>();
+    if (caller.target_type() == typeid(asio::strand<io_executor>)) {
+        return caller.target<asio::strand<io_executor>>()->get_inner_executor();
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+/// A flush posted to an io_context. Movable; a moved-from or run one does nothing when
+/// destroyed, one destroyed unrun (its io_context stopped or was destroyed) hands its work to the
+/// database thread.
+class sqlite_store::flush_handler {
+public:
+    flush_handler(std::shared_ptr<anchor> a, asio::io_context::executor_type io)
+        : anchor_(std::move(a)), io_(std::move(io)) {}
+    flush_handler(flush_handler&& o) noexcept = default;
+    flush_handler& operator=(flush_handler&&) = delete;
+    flush_handler(const flush_handler&) = delete;
+    flush_handler& operator=(const flush_handler&) = delete;
+    ~flush_handler() {
+        if (anchor_) visit(anchor_, false);
+    }
+
+    void operator()() {
+        auto a = std::move(anchor_);
+        visit(a, true);
+    }
+
+private:
+    /// Calls the store, if it is still open, keeping its destructor waiting meanwhile.
+    void visit(const std::shared_ptr<anchor>& a, bool run) {
+        sqlite_store* store = nullptr;
+        {
+            std::lock_guard lock(a->mutex);
+            store = a->store;
+            if (!store) return;
+            ++a->active;
+        }
+        if (run) {
+            store->flush(io_);
+        } else {
+            store->flush_dropped(&io_.context());
+        }
+        {
+            std::lock_guard lock(a->mutex);
+            --a->active;
+        }
+        a->idle.notify_all();
+    }
+
+    std::shared_ptr<anchor> anchor_;
+    asio::io_context::executor_type io_;
+};
+
+void sqlite_store::enqueue(std::unique_ptr<job> j, const asio::any_io_executor& caller) {
     std::vector<std::unique_ptr<job>> finished;
+    asio::execution_context* post_to = nullptr;
+    std::optional<asio::io_context::executor_type> io;
+    bool wake = false;
     {
         std::lock_guard lock(mutex_);
         if (closing_) {
@@ -275,9 +370,134 @@ void sqlite_store::enqueue(std::unique_ptr<job> j) {
         ++pending_;
         finished.swap(finished_);
         finished_bytes_ = 0;
+        if (inline_batches_ && caller && (io = io_executor_of(caller))) {
+            auto* ctx = &io->context();
+            if (std::find(flush_posted_.begin(), flush_posted_.end(), ctx) == flush_posted_.end()) {
+                flush_posted_.push_back(ctx);
+                post_to = ctx;
+            }
+        } else {
+            thread_wanted_ = true;
+            wake = true;
+        }
+    }
+    if (wake) wake_.notify_one();
+    // To the io_context itself: the caller's executor is usually an actor's strand, which would
+    // order the flush behind that actor's handlers only.
+    if (post_to) asio::post(*io, flush_handler(anchor_, *io));
+    // `finished` goes here, on the thread that (usually) allocated it.
+}
+
+void sqlite_store::flush(const asio::io_context::executor_type& io) {
+    auto* ctx = &io.context();
+    std::vector<std::unique_ptr<job>> batch;
+    {
+        std::lock_guard lock(mutex_);
+        std::erase(flush_posted_, ctx);
+        if (closing_ || queue_.empty()) return;  // closing: the database thread drains the queue
+        if (busy_) {
+            // The running batch's end posts this context a flush again.
+            auto same = [ctx](const auto& e) { return &e.context() == ctx; };
+            if (std::none_of(flush_skipped_.begin(), flush_skipped_.end(), same)) flush_skipped_.push_back(io);
+            return;
+        }
+        busy_ = true;
+        while (!queue_.empty() && batch.size() < max_batch) {
+            batch.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+        }
+    }
+    // Another process (an operator's sqlite3 shell) may hold the write lock. An io thread never
+    // waits for it: the batch goes back to the front of the queue for the database thread, which
+    // waits (with the busy timeout) while the io threads go on.
+    const auto begun = try_begin(batch);
+    if (begun == begin_result::locked) {
+        {
+            std::lock_guard lock(mutex_);
+            for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(std::move(*it));
+            busy_ = false;
+            thread_wanted_ = true;
+        }
+        wake_.notify_one();
+        return;
+    }
+    // A failure other than the lock: run_batch() tries again and reports it to each operation.
+    run_batch(batch, begun == begin_result::begun);
+    finish(batch);
+    std::vector<asio::io_context::executor_type> to;
+    bool wake = false;
+    {
+        std::lock_guard lock(mutex_);
+        busy_ = false;
+        to = hand_on();
+        wake = thread_wanted_ || closing_ || checkpoint_wanted_.load();
+    }
+    if (wake) wake_.notify_one();
+    post_flushes(to);
+}
+
+sqlite_store::begin_result sqlite_store::try_begin(const std::vector<std::unique_ptr<job>>& batch) {
+    const bool writes = std::any_of(batch.begin(), batch.end(), [](const auto& j) { return j->writes(); });
+    auto result = begin_result::failed;
+    sqlite3_busy_timeout(db_->handle(), 0);
+    try {
+        begin(writes);
+        result = begin_result::begun;
+    } catch (const sqlite_error& e) {
+        if ((e.code() & 0xff) == SQLITE_BUSY) result = begin_result::locked;
+    } catch (...) {
+    }
+    sqlite3_busy_timeout(db_->handle(), busy_timeout_ms);
+    return result;
+}
+
+std::vector<asio::io_context::executor_type> sqlite_store::hand_on() {
+    std::vector<asio::io_context::executor_type> to;
+    if (closing_) {
+        thread_wanted_ = true;  // the database thread drains what is left
+        flush_skipped_.clear();
+        return to;
+    }
+    for (auto& io : flush_skipped_) {
+        auto* ctx = &io.context();
+        if (std::find(flush_posted_.begin(), flush_posted_.end(), ctx) != flush_posted_.end()) continue;
+        flush_posted_.push_back(ctx);
+        to.push_back(std::move(io));
+    }
+    flush_skipped_.clear();
+    if (!queue_.empty() && flush_posted_.empty()) thread_wanted_ = true;
+    return to;
+}
+
+void sqlite_store::post_flushes(const std::vector<asio::io_context::executor_type>& to) {
+    for (const auto& io : to) asio::post(io, flush_handler(anchor_, io));
+}
+
+void sqlite_store::flush_dropped(asio::execution_context* ctx) {
+    {
+        std::lock_guard lock(mutex_);
+        std::erase(flush_posted_, ctx);
+        if (queue_.empty() || busy_ || !flush_posted_.empty()) return;  // someone else runs it
+        thread_wanted_ = true;
     }
     wake_.notify_one();
-    // `finished` goes here, on the thread that (usually) allocated it.
+}
+
+int sqlite_store::wal_hook(void* self, sqlite3* /*db*/, const char* /*name*/, int pages) {
+    // SQLite's own automatic checkpoint threshold; the checkpoint itself (which syncs the
+    // database file) runs on the database thread, not on the io thread that committed.
+    constexpr int checkpoint_pages = 1000;
+    if (pages >= checkpoint_pages) static_cast<sqlite_store*>(self)->checkpoint_wanted_.store(true);
+    return SQLITE_OK;
+}
+
+void sqlite_store::checkpoint() {
+    checkpoint_wanted_.store(false);
+    int rc = sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    ++checkpoints_;
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        log_.warn("WAL checkpoint failed", {{"database", database_file_.string()}, {"error", sqlite3_errstr(rc)}});
+    }
 }
 
 void sqlite_store::finish(std::vector<std::unique_ptr<job>>& batch) {
@@ -304,19 +524,39 @@ void sqlite_store::finish(std::vector<std::unique_ptr<job>>& batch) {
 }
 
 void sqlite_store::run() {
+    std::unique_lock lock(mutex_);
     for (;;) {
+        wake_.wait(lock, [this] { return !busy_ && (closing_ || thread_wanted_ || checkpoint_wanted_.load()); });
         std::vector<std::unique_ptr<job>> batch;
-        {
-            std::unique_lock lock(mutex_);
-            wake_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // closing, and everything queued is done
+        const bool checkpoint_now = checkpoint_wanted_.load() && !closing_;
+        if (!checkpoint_now) {
+            if (queue_.empty()) {
+                thread_wanted_ = false;
+                if (closing_) return;  // everything queued is done
+                continue;
+            }
             while (!queue_.empty() && batch.size() < max_batch) {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
+            thread_wanted_ = false;
         }
-        run_batch(batch);
-        finish(batch);
+        busy_ = true;
+        lock.unlock();
+        if (checkpoint_now) {
+            checkpoint();
+        } else {
+            run_batch(batch, false);
+            finish(batch);
+        }
+        lock.lock();
+        busy_ = false;
+        auto to = hand_on();  // may want this thread again
+        if (!to.empty()) {
+            lock.unlock();
+            post_flushes(to);
+            lock.lock();
+        }
     }
 }
 
@@ -338,7 +578,7 @@ void sqlite_store::log_failure(const std::string& operation, const std::string& 
                {{"operation", operation}, {"database", database_file_.string()}, {"error", reason}});
 }
 
-void sqlite_store::run_batch(std::vector<std::unique_ptr<job>>& batch) {
+void sqlite_store::run_batch(std::vector<std::unique_ptr<job>>& batch, bool begun) {
     const bool writes = std::any_of(batch.begin(), batch.end(), [](const auto& j) { return j->writes(); });
     if (log_.enabled(log_level::trace)) {
         log_.trace("applying a batch", {{"operations", batch.size()}, {"writes", writes}});
@@ -353,7 +593,7 @@ void sqlite_store::run_batch(std::vector<std::unique_ptr<job>>& batch) {
         applied.clear();
     };
 
-    bool open = false;
+    bool open = begun;
     for (auto& jp : batch) {
         job& j = *jp;
         if (!open) {
@@ -450,7 +690,9 @@ void remove_actor_database(txn& t, const std::filesystem::path& file) {
 
 task<std::optional<actor_record>> sqlite_store::load_record(std::string actor_id) {
     auto what = fmt::format("reading actor {}", actor_id);
-    auto done = submit<std::optional<actor_record>>(false, std::move(what), load_record_work(std::move(actor_id)));
+    auto caller = co_await asio::this_coro::executor;
+    auto done = submit<std::optional<actor_record>>(false, std::move(what), load_record_work(std::move(actor_id)), 0,
+                                                    caller);
     co_return co_await done->wait();
 }
 
@@ -487,8 +729,10 @@ task<void> sqlite_store::create_record(actor_record record, std::vector<kv_entry
     auto actor_db = actor_database_file(record.actor_id);
     std::size_t bytes = 0;
     for (const auto& e : initial_kv) bytes += e.first.size() + e.second.size();
+    auto caller = co_await asio::this_coro::executor;
     auto done = submit<void>(true, std::move(what),
-                             create_record_work(std::move(record), std::move(initial_kv), std::move(actor_db)), bytes);
+                             create_record_work(std::move(record), std::move(initial_kv), std::move(actor_db)),
+                             bytes, caller);
     co_await done->wait();
 }
 
@@ -510,7 +754,8 @@ detail::unique_function<void(txn&)> update_record_work(actor_record record) {
 
 task<void> sqlite_store::update_record(actor_record record) {
     auto what = fmt::format("updating actor {}", record.actor_id);
-    auto done = submit<void>(true, std::move(what), update_record_work(std::move(record)));
+    auto caller = co_await asio::this_coro::executor;
+    auto done = submit<void>(true, std::move(what), update_record_work(std::move(record)), 0, caller);
     co_await done->wait();
 }
 
@@ -528,7 +773,9 @@ detail::unique_function<void(txn&)> delete_actor_work(std::string actor_id, std:
 task<void> sqlite_store::delete_actor(std::string actor_id) {
     auto what = fmt::format("deleting actor {}", actor_id);
     auto actor_db = actor_database_file(actor_id);
-    auto done = submit<void>(true, std::move(what), delete_actor_work(std::move(actor_id), std::move(actor_db)));
+    auto caller = co_await asio::this_coro::executor;
+    auto done = submit<void>(true, std::move(what), delete_actor_work(std::move(actor_id), std::move(actor_db)), 0,
+                             caller);
     co_await done->wait();
 }
 
@@ -546,7 +793,9 @@ detail::unique_function<std::vector<actor_record>(txn&)> list_records_work(std::
 
 task<std::vector<actor_record>> sqlite_store::list_records(std::string name) {
     auto what = fmt::format("listing actors named '{}'", name);
-    auto done = submit<std::vector<actor_record>>(false, std::move(what), list_records_work(std::move(name)));
+    auto caller = co_await asio::this_coro::executor;
+    auto done = submit<std::vector<actor_record>>(false, std::move(what), list_records_work(std::move(name)), 0,
+                                                  caller);
     co_return co_await done->wait();
 }
 
@@ -568,8 +817,9 @@ detail::unique_function<std::vector<std::optional<bytes>>(txn&)> kv_get_work(std
 
 task<std::vector<std::optional<bytes>>> sqlite_store::kv_get(std::string actor_id, std::vector<bytes> keys) {
     auto what = fmt::format("reading KV of actor {}", actor_id);
+    auto caller = co_await asio::this_coro::executor;
     auto done = submit<std::vector<std::optional<bytes>>>(false, std::move(what),
-                                                          kv_get_work(std::move(actor_id), std::move(keys)));
+                                                          kv_get_work(std::move(actor_id), std::move(keys)), 0, caller);
     co_return co_await done->wait();
 }
 
@@ -586,7 +836,9 @@ task<void> sqlite_store::kv_put(std::string actor_id, std::vector<kv_entry> entr
     auto what = fmt::format("writing KV of actor {}", actor_id);
     std::size_t bytes = 0;
     for (const auto& e : entries) bytes += e.first.size() + e.second.size();
-    auto done = submit<void>(true, std::move(what), kv_put_work(std::move(actor_id), std::move(entries)), bytes);
+    auto caller = co_await asio::this_coro::executor;
+    auto done = submit<void>(true, std::move(what), kv_put_work(std::move(actor_id), std::move(entries)), bytes,
+                             caller);
     co_await done->wait();
 }
 
@@ -605,7 +857,8 @@ detail::unique_function<void(txn&)> kv_delete_work(std::string actor_id, std::ve
 
 task<void> sqlite_store::kv_delete(std::string actor_id, std::vector<bytes> keys) {
     auto what = fmt::format("deleting KV of actor {}", actor_id);
-    auto done = submit<void>(true, std::move(what), kv_delete_work(std::move(actor_id), std::move(keys)));
+    auto caller = co_await asio::this_coro::executor;
+    auto done = submit<void>(true, std::move(what), kv_delete_work(std::move(actor_id), std::move(keys)), 0, caller);
     co_await done->wait();
 }
 
@@ -630,8 +883,9 @@ detail::unique_function<std::vector<kv_entry>(txn&)> kv_list_prefix_work(std::st
 
 task<std::vector<kv_entry>> sqlite_store::kv_list_prefix(std::string actor_id, bytes prefix) {
     auto what = fmt::format("listing KV of actor {}", actor_id);
+    auto caller = co_await asio::this_coro::executor;
     auto done = submit<std::vector<kv_entry>>(false, std::move(what),
-                                              kv_list_prefix_work(std::move(actor_id), std::move(prefix)));
+                                              kv_list_prefix_work(std::move(actor_id), std::move(prefix)), 0, caller);
     co_return co_await done->wait();
 }
 
@@ -653,7 +907,8 @@ detail::unique_function<void(txn&)> store_alarm_work(std::string actor_id, std::
 
 task<void> sqlite_store::store_alarm(std::string actor_id, std::optional<std::int64_t> timestamp_ms) {
     auto what = fmt::format("storing the alarm of actor {}", actor_id);
-    auto done = submit<void>(true, std::move(what), store_alarm_work(std::move(actor_id), timestamp_ms));
+    auto caller = co_await asio::this_coro::executor;
+    auto done = submit<void>(true, std::move(what), store_alarm_work(std::move(actor_id), timestamp_ms), 0, caller);
     co_await done->wait();
 }
 
@@ -669,7 +924,9 @@ detail::unique_function<std::vector<std::pair<std::string, std::int64_t>>(txn&)>
 }  // namespace
 
 task<std::vector<std::pair<std::string, std::int64_t>>> sqlite_store::load_alarms() {
-    auto done = submit<std::vector<std::pair<std::string, std::int64_t>>>(false, "loading alarms", load_alarms_work());
+    auto caller = co_await asio::this_coro::executor;
+    auto done = submit<std::vector<std::pair<std::string, std::int64_t>>>(false, "loading alarms",
+                                                                          load_alarms_work(), 0, caller);
     co_return co_await done->wait();
 }
 

@@ -1,8 +1,17 @@
 #pragma once
-// The file-system driver's local_store: one SQLite database in WAL mode, used by one dedicated
-// thread. Callers queue operations; the thread takes everything queued, applies it in one
-// transaction (group commit: one commit, one sync, for many actors' writes) and then completes
-// each caller on its own executor. One queue keeps every actor's operations in call order.
+// The file-system driver's local_store: one SQLite database in WAL mode. Callers queue
+// operations; a batch takes everything queued, applies it in one transaction (group commit: one
+// commit, one sync, for many actors' writes) and then completes each caller on its own executor.
+// One queue keeps every actor's operations in call order, and one batch runs at a time.
+//
+// Who runs a batch depends on the durability mode. In `fsync` mode (a commit waits for the disk)
+// it is always the database thread. In `durable` and `relaxed` modes (a commit is a write to the
+// WAL, no sync) an operation queued from an io thread is run by that io thread: the first one
+// queued in a turn of its event loop posts a flush, which runs after the handlers already queued
+// there (the other actions of the turn) and commits them together, so a write needs no hand-off
+// to another thread and back. The database thread then runs only what no io thread will: an
+// operation queued without an executor, a flush its io_context dropped unrun, and the WAL's
+// checkpoints (which sync the database file; automatic checkpoints are off in these modes).
 
 #include <atomic>
 #include <condition_variable>
@@ -17,6 +26,10 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/execution_context.hpp>
+#include <asio/io_context.hpp>
 
 #include "data_dir.hpp"
 #include "rivetkit/detail/oneshot.hpp"
@@ -99,17 +112,51 @@ public:
     template <class T>
     class typed_job;
 
-    /// Queues `fn` and returns what its caller awaits. Throws when the store is closed.
+    /// Queues `fn` and returns what its caller awaits. Throws when the store is closed. `caller`
+    /// is the executor of the coroutine that will await it; an io thread's flush runs the batch
+    /// there when the mode allows (see the top of this file), else (or with no executor) the
+    /// database thread does.
     template <class T>
     std::shared_ptr<detail::oneshot<T>> submit(bool writes, std::string what,
-                                               detail::unique_function<T(txn&)> fn, std::size_t held_bytes = 0);
+                                               detail::unique_function<T(txn&)> fn, std::size_t held_bytes = 0,
+                                               const asio::any_io_executor& caller = {});
+
 
 private:
+    /// What a flush posted to an io_context finds the store through: such a handler may run, or
+    /// be destroyed unrun, after the store is gone.
+    struct anchor {
+        std::mutex mutex;
+        std::condition_variable idle;
+        sqlite_store* store = nullptr;  // null once the store is closing
+        int active = 0;                 // flushes running now
+    };
+    /// A flush posted to an io_context (defined in the .cpp).
+    class flush_handler;
+
     /// Opens, configures and migrates the database; returns the number of stored actors.
     std::int64_t open_registry_database();
-    void enqueue(std::unique_ptr<job> j);
+    void enqueue(std::unique_ptr<job> j, const asio::any_io_executor& caller);
     void run();
-    void run_batch(std::vector<std::unique_ptr<job>>& batch);
+    /// A flush on an io thread: runs a batch unless one is running (that one's end looks at the
+    /// queue again) or the store is closing (the database thread drains it).
+    void flush(const asio::io_context::executor_type& io);
+    /// A flush destroyed unrun (its io_context stopped): the database thread takes over.
+    void flush_dropped(asio::execution_context* ctx);
+    /// At the end of a batch or checkpoint (mutex_ held, busy_ just cleared): keeps the invariant
+    /// above. Returns the flushes to post (after unlocking); may want the database thread.
+    [[nodiscard]] std::vector<asio::io_context::executor_type> hand_on();
+    /// Posts a flush to each of `to` (mutex_ not held).
+    void post_flushes(const std::vector<asio::io_context::executor_type>& to);
+    /// A passive WAL checkpoint, on the database thread, when the WAL has grown (inline modes).
+    void checkpoint();
+    static int wal_hook(void* self, sqlite3* db, const char* name, int pages);
+    /// Applies `batch` in one transaction (already open if `begun`) and completes its operations.
+    void run_batch(std::vector<std::unique_ptr<job>>& batch, bool begun);
+    enum class begin_result { begun, locked, failed };
+    /// Opens the batch's transaction without waiting for another connection's write lock:
+    /// `locked` if it is held, `failed` on any other error (nothing is open in either case).
+    begin_result try_begin(const std::vector<std::unique_ptr<job>>& batch);
     /// Hands a completed batch's writes to finished_; frees the rest (and, beyond the bound, all)
     /// as the batch goes.
     void finish(std::vector<std::unique_ptr<job>>& batch);
@@ -124,9 +171,26 @@ private:
     std::unique_ptr<directory_lock> lock_;
     std::unique_ptr<connection> db_;
 
+    /// io threads run batches (durable and relaxed modes).
+    bool inline_batches_ = false;
+    std::shared_ptr<anchor> anchor_;
+
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<std::unique_ptr<job>> queue_;
+    // Who runs what is queued. Invariant (under mutex_): while the queue is not empty, a batch is
+    // running (busy_; its end hands on), or a flush is posted, or the database thread is wanted.
+    /// A batch (or a checkpoint) is running: the connection is in use.
+    bool busy_ = false;
+    /// The database thread is to run a batch (nothing else would run what is queued).
+    bool thread_wanted_ = false;
+    /// The io_contexts with a flush posted and not yet run (one each at most).
+    std::vector<asio::execution_context*> flush_posted_;
+    /// The io_contexts whose flush ran while a batch was running: the end of that batch posts
+    /// them a flush again.
+    std::vector<asio::io_context::executor_type> flush_skipped_;
+    /// The WAL has grown past the checkpoint threshold (set by wal_hook, in a commit).
+    std::atomic<bool> checkpoint_wanted_{false};
     /// Completed writes whose memory (allocated by the thread that queued them) the next
     /// enqueue() frees on its own thread: freeing it on the database thread would hand every
     /// block to another thread's allocator arena, under that arena's lock. Bounded (finish()).
@@ -139,6 +203,7 @@ private:
     std::atomic<std::uint64_t> writes_{0};
     std::atomic<std::uint64_t> failures_{0};
     std::atomic<std::uint64_t> pending_{0};
+    std::atomic<std::uint64_t> checkpoints_{0};
 };
 
 template <class T>
@@ -182,11 +247,12 @@ private:
 
 template <class T>
 std::shared_ptr<detail::oneshot<T>> sqlite_store::submit(bool writes, std::string what,
-                                                         detail::unique_function<T(txn&)> fn, std::size_t held_bytes) {
+                                                         detail::unique_function<T(txn&)> fn, std::size_t held_bytes,
+                                                         const asio::any_io_executor& caller) {
     auto done = detail::oneshot<T>::make();
     auto j = std::make_unique<typed_job<T>>(writes, std::move(what), std::move(fn), done);
     j->held_bytes = held_bytes;
-    enqueue(std::move(j));
+    enqueue(std::move(j), caller);
     return done;
 }
 

@@ -1,5 +1,5 @@
-// Group commit: writes queued while the database thread is busy share one transaction, so many
-// actors' durable writes cost a few commits, not one each.
+// Group commit: writes queued while a batch runs share one transaction, so many actors' durable
+// writes cost a few commits, not one each.
 
 #include <catch2/catch.hpp>
 
@@ -27,8 +27,9 @@ TEST_CASE("concurrent writes of many actors are committed in fewer transactions 
     }
     REQUIRE(eventually([&] { return stats_of(reg).pending == 0; }));
 
-    // Hold SQLite's write lock from another connection: the database thread waits on it while
-    // every actor's write queues up behind.
+    // Hold SQLite's write lock from another connection: the batch that finds it held goes to the
+    // database thread, which waits on it, while the io threads go on and every actor's write
+    // queues up behind (an io thread that waited for the lock could not queue the others).
     raw_db blocker(dir.database());
     blocker.exec("BEGIN IMMEDIATE");
     const auto before = stats_of(reg);

@@ -15,8 +15,7 @@ TEST_CASE("file-system driver: the io threads and the database thread are named"
     temp_dir dir;
     auto reg = open_registry(dir.data());  // 2 io threads
     auto h = reg.client().get_or_create(counter, "counter", {"named"});
-    // A durable increment is committed by the database thread, so it has started (and named
-    // itself, which it does first) by the time the call returns.
+    // The database thread names itself before the driver's constructor returns.
     CHECK(h.call<"increment">(1) == 1);
 
     std::promise<std::string> on_io;

@@ -52,6 +52,9 @@ struct file_system_stats {
     std::uint64_t failures = 0;
     /// Operations submitted and not yet completed.
     std::uint64_t pending = 0;
+    /// WAL checkpoints run by the database thread (durable and relaxed modes, where commits
+    /// run on the io threads and SQLite's automatic checkpoint is off).
+    std::uint64_t checkpoints = 0;
 };
 
 /// The counters of the file-system store behind `registry`, or nullopt when it uses another
