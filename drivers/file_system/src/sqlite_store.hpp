@@ -10,8 +10,10 @@
 // queued in a turn of its event loop posts a flush, which runs after the handlers already queued
 // there (the other actions of the turn) and commits them together, so a write needs no hand-off
 // to another thread and back. The database thread then runs only what no io thread will: an
-// operation queued without an executor, a flush its io_context dropped unrun, and the WAL's
-// checkpoints (which sync the database file; automatic checkpoints are off in these modes).
+// operation queued without an io_context executor, a flush its io_context dropped unrun, a batch
+// that found another connection's write lock (an io thread never waits for it), the queue at
+// close, and the WAL's checkpoints (which sync the database file; automatic checkpoints are off
+// in these modes).
 
 #include <atomic>
 #include <condition_variable>
@@ -42,7 +44,7 @@
 
 namespace rivetkit::drivers::fs {
 
-/// What one operation sees on the database thread: the connection, inside the batch's
+/// What one operation sees in its batch: the connection, inside the batch's
 /// transaction, and files to delete once that transaction has committed.
 struct txn {
     connection& db;
@@ -81,8 +83,8 @@ public:
     /// `<data>/databases/<actor_id>.sqlite`: the actor's own SQL database (c.db()).
     [[nodiscard]] std::filesystem::path actor_database_file(const std::string& actor_id) const;
 
-    /// One queued operation. Runs on the database thread; its waiter is completed after the
-    /// batch's commit (so a completed write is committed).
+    /// One queued operation. Runs in a batch (on an io thread or the database thread); its waiter
+    /// is completed after the batch's commit (so a completed write is committed).
     class job {
     public:
         job(bool writes, std::string what) : writes_(writes), what_(std::move(what)) {}
@@ -121,7 +123,6 @@ public:
                                                detail::unique_function<T(txn&)> fn, std::size_t held_bytes = 0,
                                                const asio::any_io_executor& caller = {});
 
-
 private:
     /// What a flush posted to an io_context finds the store through: such a handler may run, or
     /// be destroyed unrun, after the store is gone.
@@ -144,7 +145,7 @@ private:
     /// A flush destroyed unrun (its io_context stopped): the database thread takes over.
     void flush_dropped(asio::execution_context* ctx);
     /// At the end of a batch or checkpoint (mutex_ held, busy_ just cleared): keeps the invariant
-    /// above. Returns the flushes to post (after unlocking); may want the database thread.
+    /// stated at busy_. Returns the flushes to post (after unlocking); may want the database thread.
     [[nodiscard]] std::vector<asio::io_context::executor_type> hand_on();
     /// Posts a flush to each of `to` (mutex_ not held).
     void post_flushes(const std::vector<asio::io_context::executor_type>& to);
@@ -192,8 +193,9 @@ private:
     /// The WAL has grown past the checkpoint threshold (set by wal_hook, in a commit).
     std::atomic<bool> checkpoint_wanted_{false};
     /// Completed writes whose memory (allocated by the thread that queued them) the next
-    /// enqueue() frees on its own thread: freeing it on the database thread would hand every
-    /// block to another thread's allocator arena, under that arena's lock. Bounded (finish()).
+    /// enqueue() frees on its own thread: freeing it on the thread that ran the batch would hand
+    /// every block to another thread's allocator arena, under that arena's lock. Bounded
+    /// (finish()).
     std::vector<std::unique_ptr<job>> finished_;
     std::size_t finished_bytes_ = 0;
     bool closing_ = false;
