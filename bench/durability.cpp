@@ -135,10 +135,12 @@ void run(const options& o, rivetkit::durability mode, const char* name, const st
     for (auto& l : s.latencies) all.insert(all.end(), l.begin(), l.end());
     auto tx = after.transactions - before.transactions;
     auto writes = after.writes - before.writes;
-    std::printf("%-8s %9.0f actions/s  p50 %8.1f us  p99 %8.1f us  %6.1f writes/transaction  %5.2f writes/action  (%.2f s)\n",
+    std::printf("%-8s %9.0f actions/s  p50 %8.1f us  p99 %8.1f us  %6.1f writes/transaction  %5.2f writes/action  "
+                "%3llu checkpoints  (%.2f s)\n",
                 name, static_cast<double>(o.calls) / seconds, percentile(all, 0.50), percentile(all, 0.99),
                 tx == 0 ? 0.0 : static_cast<double>(writes) / static_cast<double>(tx),
-                static_cast<double>(writes) / static_cast<double>(o.calls), seconds);
+                static_cast<double>(writes) / static_cast<double>(o.calls),
+                static_cast<unsigned long long>(after.checkpoints - before.checkpoints), seconds);
     // The same as one JSON line, for bench/run.sh.
     std::printf("{\"workload\":\"durability\",\"mode\":\"%s\",\"ops_per_s\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
                 name, static_cast<double>(o.calls) / seconds, percentile(all, 0.50), percentile(all, 0.99));

@@ -395,8 +395,10 @@ void sqlite_store::flush(const asio::io_context::executor_type& io) {
         std::lock_guard lock(mutex_);
         std::erase(flush_posted_, ctx);
         if (closing_ || queue_.empty()) return;  // closing: the database thread drains the queue
-        if (busy_) {
-            // The running batch's end posts this context a flush again.
+        if (busy_ || checkpoint_wanted_.load()) {
+            // The running batch's (or the checkpoint's) end posts this context a flush again. A
+            // checkpoint asked for goes first: under a steady load the io threads' batches would
+            // otherwise keep the database thread from the connection, and the WAL would grow.
             auto same = [ctx](const auto& e) { return &e.context() == ctx; };
             if (std::none_of(flush_skipped_.begin(), flush_skipped_.end(), same)) flush_skipped_.push_back(io);
             return;
