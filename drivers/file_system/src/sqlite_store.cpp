@@ -310,8 +310,8 @@ std::optional<asio::io_context::executor_type> io_executor_of(const asio::any_io
 }  // namespace
 
 /// A flush posted to an io_context. Movable; a moved-from or run one does nothing when
-/// destroyed, one destroyed unrun (its io_context stopped or was destroyed) hands its work to the
-/// database thread.
+/// destroyed, one destroyed unrun (its io_context was shut down or destroyed) hands its work to
+/// the database thread.
 class sqlite_store::flush_handler {
 public:
     flush_handler(std::shared_ptr<anchor> a, asio::io_context::executor_type io)

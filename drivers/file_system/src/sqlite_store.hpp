@@ -142,7 +142,7 @@ private:
     /// A flush on an io thread: runs a batch unless one is running (that one's end looks at the
     /// queue again) or the store is closing (the database thread drains it).
     void flush(const asio::io_context::executor_type& io);
-    /// A flush destroyed unrun (its io_context stopped): the database thread takes over.
+    /// A flush destroyed unrun (its io_context shut down): the database thread takes over.
     void flush_dropped(asio::execution_context* ctx);
     /// At the end of a batch or checkpoint (mutex_ held, busy_ just cleared): keeps the invariant
     /// stated at busy_. Returns the flushes to post (after unlocking); may want the database thread.
