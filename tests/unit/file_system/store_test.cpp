@@ -3,6 +3,7 @@
 #include <future>
 #include <memory>
 #include <thread>
+#include <utility>
 
 #include "fs_test_support.hpp"
 #include "sqlite_store.hpp"
@@ -27,13 +28,28 @@ private:
     std::shared_ptr<std::promise<std::thread::id>> p_;
 };
 
+/// Waits until `done` is set (on_ready runs its callback inline when it already is).
+template <class T>
+void wait_for(const std::shared_ptr<rivetkit::detail::oneshot<T>>& done) {
+    std::promise<void> completed;
+    done->on_ready([&completed] { completed.set_value(); });
+    completed.get_future().get();
+}
+
 /// Queues a write that does nothing but hold `tracer` (and claims `held_bytes`), and waits
-/// until it has been committed; returns the thread that completed it (the database thread).
+/// until it has been committed; returns the thread that ran it (the database thread: no executor
+/// is given). The operation reports its thread itself: the thread on_ready's callback runs on
+/// is the caller's when the write completed before on_ready was called.
 std::thread::id run_write(sqlite_store& store, freed_on tracer, std::size_t held_bytes) {
-    auto done = store.submit<void>(true, "test write", [t = std::move(tracer)](txn&) { (void)t; }, held_bytes);
-    std::promise<std::thread::id> completed;
-    done->on_ready([&completed] { completed.set_value(std::this_thread::get_id()); });
-    return completed.get_future().get();
+    auto done = store.submit<std::thread::id>(
+        true, "test write",
+        [t = std::move(tracer)](txn&) {
+            (void)t;
+            return std::this_thread::get_id();
+        },
+        held_bytes);
+    wait_for(done);
+    return done->get();
 }
 
 std::thread::id run_plain_write(sqlite_store& store) {
@@ -74,14 +90,14 @@ TEST_CASE("file-system store: a read is freed on the database thread (its result
     sqlite_store store(dir.data(), rivetkit::durability::durable);
     auto read = std::make_shared<std::promise<std::thread::id>>();
     auto freed = read->get_future();
-    auto done = store.submit<int>(false, "test read", [t = freed_on(read)](txn&) {
+    auto done = store.submit<std::pair<int, std::thread::id>>(false, "test read", [t = freed_on(read)](txn&) {
         (void)t;
-        return 7;
+        return std::pair{7, std::this_thread::get_id()};
     });
-    std::promise<std::thread::id> completed;
-    done->on_ready([&completed] { completed.set_value(std::this_thread::get_id()); });
-    const auto db_thread = completed.get_future().get();
-    CHECK(done->get() == 7);
+    wait_for(done);
+    const auto [result, db_thread] = done->get();
+    CHECK(result == 7);
+    CHECK(db_thread != std::this_thread::get_id());
     run_plain_write(store);  // the database thread let the read's batch go before taking this one
     REQUIRE(freed.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
     CHECK(freed.get() == db_thread);
